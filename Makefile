@@ -1,0 +1,55 @@
+# auditpipe — common tasks. `make help` lists them.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+AP     := $(BIN)/auditpipe
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down status logs demo test test-unit lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(AP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(AP)
+
+install: $(AP) ## create ./.venv and install auditpipe (editable) with dev extras
+
+up: install ## start the local stack (Kafka, schema registry, two S3 regions); fetches on first run
+	$(AP) stack up
+
+down: ## stop the local stack
+	@if [ -x $(AP) ]; then $(AP) stack down; fi
+
+status: install ## show each service of the local stack up or down
+	$(AP) stack status
+
+demo: install ## install, start the stack and run the pipeline end to end on demo events
+	$(AP) demo
+
+test: install ## run all tests (starts the local stack if it is not up)
+	$(AP) stack up
+	$(BIN)/pytest
+
+test-unit: install ## run the unit tests only (no services needed)
+	$(BIN)/pytest -m "not integration"
+
+lint: install ## ruff (lint + format check) and mypy --strict on pipeline/
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
+	$(BIN)/mypy --strict pipeline
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix pipeline tests benchmarks
+	$(BIN)/ruff format pipeline tests benchmarks
+
+bench: install ## run the benchmarks against the local stack and print a table
+	$(AP) stack up
+	$(BIN)/python -m benchmarks
+
+clean: down ## stop the stack and delete .stack/ and .venv/
+	rm -rf .stack $(VENV)

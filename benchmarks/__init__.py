@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench` against the local stack; each prints rows of one table."""

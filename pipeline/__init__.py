@@ -1,0 +1,3 @@
+"""auditpipe: an audit-logging pipeline on Apache Kafka."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `auditpipe` command line: one module per command."""

@@ -1,0 +1,42 @@
+"""Entry point of the `auditpipe` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from pipeline import __version__
+from pipeline import logging as plog
+from pipeline.cli import demo, stack
+from pipeline.errors import PipelineError
+
+app = typer.Typer(
+    name="auditpipe",
+    help="auditpipe: an audit-logging pipeline on Apache Kafka (scrub, detect, alert, archive).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack.app, name="stack")
+app.command(name="demo")(demo.demo)
+
+
+@app.command()
+def version() -> None:
+    """Print auditpipe's version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console script: run the app, turning our own errors into one clear line and exit 2."""
+    plog.configure("WARNING")
+    try:
+        app()
+    except PipelineError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

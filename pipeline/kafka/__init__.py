@@ -1,0 +1,1 @@
+"""Kafka connection config, producer/consumer factories and admin helpers."""

@@ -1,0 +1,75 @@
+"""Admin helpers: create topics idempotently and wait until they are usable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from pipeline.errors import RetryableError
+from pipeline.kafka.config import KafkaConnection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 3
+    replication_factor: int = 1
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def admin_client(conn: KafkaConnection) -> AdminClient:
+    return AdminClient(conn.to_librdkafka())
+
+
+def ensure_topics(
+    conn: KafkaConnection, topics: Iterable[TopicSpec], timeout: float = 30.0
+) -> None:
+    """Create the topics that do not exist yet; an existing topic is left as it is."""
+    admin = admin_client(conn)
+    wanted = list(topics)
+    if not wanted:
+        return
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replication_factor,
+                config=dict(t.config),
+            )
+            for t in wanted
+        ],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=timeout)
+            log.info("topic created", extra={"topic": name})
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise RetryableError(f"could not create topic {name}: {err}") from exc
+
+
+def delete_topics(conn: KafkaConnection, names: Iterable[str], timeout: float = 30.0) -> None:
+    admin = admin_client(conn)
+    names = list(names)
+    if not names:
+        return
+    for name, fut in admin.delete_topics(names, operation_timeout=timeout).items():
+        try:
+            fut.result(timeout=timeout)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue
+            raise RetryableError(f"could not delete topic {name}: {err}") from exc
