@@ -75,6 +75,10 @@ class DeserializationError(MessageError):
     """The bytes are not a valid event (wire format, schema, JSON)."""
 
 
+class InvalidEventError(MessageError):
+    """An event does not match its schema; the message names the field path and the reason."""
+
+
 class ProcessingError(MessageError):
     """A valid event failed in a stage."""
 

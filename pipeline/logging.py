@@ -7,7 +7,6 @@ named like a payload so that raw event content can never reach a log line by acc
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import sys
 from datetime import UTC, datetime
@@ -15,12 +14,9 @@ from typing import Any, TextIO
 
 import orjson
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "auditpipe_request_id", default=None
-)
-trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "auditpipe_trace_id", default=None
-)
+from pipeline.events.context import request_id_var, trace_id_var
+
+__all__ = ["JsonFormatter", "PayloadFilter", "configure", "request_id_var", "trace_id_var"]
 
 #: ``extra`` keys that are never written: they would carry unscrubbed content.
 FORBIDDEN_EXTRA_KEYS = frozenset({"payload", "event", "raw", "body", "value", "record", "data"})

@@ -1,0 +1,1 @@
+"""The event model: Avro schemas, the JSON form, serialization, trace/request context."""

@@ -1,0 +1,106 @@
+"""Confluent wire-format (magic byte, schema id, Avro body) serialization via the registry.
+
+Serializing uses confluent-kafka's ``AvroSerializer`` (fastavro underneath), which registers or
+looks up the schema once and caches its id. Deserializing is ours: confluent-kafka 2.x's
+``AvroDeserializer`` costs ~140 µs per event (it re-resolves rules and schemas per call), ten
+times the decode itself; we cache each writer schema by id and call fastavro's
+``schemaless_reader`` with our current schema as the reader schema, so older events read under
+the newer schema.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+import fastavro
+import orjson
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from pipeline.errors import DeserializationError
+from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema, schema_text
+
+MAGIC_BYTE = 0
+
+
+def registry_client(url: str) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": url})
+
+
+def schema_id_of(data: bytes) -> int:
+    """The registry schema id of a Confluent wire-format message."""
+    if len(data) < 5 or data[0] != MAGIC_BYTE:
+        raise DeserializationError("not Confluent wire format (bad magic byte or too short)")
+    return int(struct.unpack(">I", data[1:5])[0])
+
+
+class AvroSerde:
+    """Serialize and deserialize one record schema of ``schemas/`` for a topic's values."""
+
+    def __init__(
+        self,
+        client: SchemaRegistryClient,
+        schema_name: str = AUDIT_EVENT,
+        *,
+        auto_register: bool = True,
+    ) -> None:
+        text = schema_text(schema_name)
+        self.schema_name = schema_name
+        self._ser = AvroSerializer(
+            client,
+            text,
+            conf={"auto.register.schemas": auto_register, "normalize.schemas": False},
+        )
+        self._client = client
+        self._reader = parsed_schema(schema_name)
+        self._reader_doc = raw_schema(schema_name)
+        self._writers: dict[int, tuple[Any, Any]] = {}
+
+    def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
+        out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        assert out is not None
+        return bytes(out)
+
+    def deserialize(
+        self,
+        data: bytes,
+        topic: str,
+        *,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        try:
+            writer, reader = self._schemas_for(schema_id_of(data))
+            datum = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
+        except DeserializationError as exc:
+            raise DeserializationError(
+                exc.reason, topic=topic, partition=partition, offset=offset, raw=data
+            ) from None
+        except Exception as exc:  # the registry client and fastavro raise many types
+            raise DeserializationError(
+                f"cannot decode Avro value: {type(exc).__name__}: {exc}",
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                raw=data,
+            ) from exc
+        if not isinstance(datum, dict):
+            raise DeserializationError(
+                "decoded value is not a record", topic=topic, partition=partition, offset=offset
+            )
+        return datum
+
+    def _schemas_for(self, schema_id: int) -> tuple[Any, Any]:
+        """(writer, reader) for a schema id; reader is None when it is our own schema, which
+        spares fastavro a schema resolution per record (5x faster)."""
+        pair = self._writers.get(schema_id)
+        if pair is None:
+            registered = self._client.get_schema(schema_id)
+            doc = orjson.loads(registered.schema_str or "null")
+            writer = fastavro.parse_schema(doc)
+            pair = (writer, None) if doc == self._reader_doc else (writer, self._reader)
+            self._writers[schema_id] = pair
+        return pair

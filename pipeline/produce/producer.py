@@ -1,0 +1,306 @@
+"""``AuditProducer``: emit audit events to Kafka without blocking the caller or losing one.
+
+- Idempotent producer, ``acks=all``, zstd, batching (librdkafka via confluent-kafka).
+- ``emit(...)`` fills ``event_id``, ``ts``, ``service``, ``environment`` and the current
+  ``request_id``/``trace_id``/``span_id`` from context, validates against the schema (a bad
+  event raises ``InvalidEventError`` at once), and keys the record by actor id.
+- Bounded memory: librdkafka's queue is bounded; when it is full, ``emit`` waits at most
+  ``block_timeout_s`` and then appends the event to the on-disk spool. Records the broker does
+  not take within ``message_timeout_ms`` (broker down) also go to the spool, from their delivery
+  reports. Nothing is dropped silently.
+- The spool is replayed, oldest first, once the broker takes records again (a background
+  thread serves delivery reports and checks this). A replay after a crash may deliver an event
+  twice: downstream stages remove duplicates by ``event_id``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from pipeline.errors import InvalidEventError
+from pipeline.events import context, jsonform
+from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
+from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.produce.config import ProducerConfig
+from pipeline.produce.spool import Spool, SpooledRecord
+
+log = logging.getLogger(__name__)
+
+#: how often an idle producer with a non-empty spool checks whether the broker is back
+PROBE_INTERVAL_S = 5.0
+
+DeliveryHook = Callable[[str | None, KafkaError | None], None]
+
+
+@dataclass(frozen=True)
+class ProducerStats:
+    emitted: int
+    delivered: int
+    failed: int
+    spooled: int
+    replayed: int
+    spool_pending: int
+    in_queue: int
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.emitted = 0
+        self.delivered = 0
+        self.failed = 0
+        self.spooled = 0
+        self.replayed = 0
+
+
+class AuditProducer:
+    """Emit audit events. Use as a context manager, or call ``close()`` at shutdown."""
+
+    def __init__(
+        self,
+        config: ProducerConfig,
+        *,
+        on_delivery: DeliveryHook | None = None,
+        serde: AvroSerde | None = None,
+    ) -> None:
+        self.config = config
+        self._schema = parsed_schema(AUDIT_EVENT)
+        self._serde = serde or AvroSerde(
+            registry_client(config.registry_url), auto_register=config.auto_register_schema
+        )
+        self._hook = on_delivery
+        self._producer = Producer(
+            {**config.librdkafka(), "logger": logging.getLogger("pipeline.produce.librdkafka")}
+        )
+        self._spool = Spool(config.spool_dir / config.service, config.spool_fsync_interval_s)
+        self._counters = _Counters()
+        self._last_success = 0.0
+        self._last_failure = 0.0
+        self._broker_down_logged = False
+        self._replay_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._poller = threading.Thread(
+            target=self._poll_loop, name=f"auditpipe-producer-{config.service}", daemon=True
+        )
+        self._poller.start()
+
+    # --- the API ----------------------------------------------------------------------------
+
+    def emit(
+        self,
+        *,
+        category: str | None = None,
+        action: str | None = None,
+        outcome: str = "SUCCESS",
+        actor: Mapping[str, Any] | None = None,
+        target: Mapping[str, Any] | None = None,
+        authz: Mapping[str, Any] | None = None,
+        http: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        details: Mapping[str, str] | None = None,
+        ts: datetime | None = None,
+        event_id: str | None = None,
+        request_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        topic: str | None = None,
+    ) -> str:
+        """Validate, serialize and hand one event to the producer; return its ``event_id``.
+
+        Raises ``InvalidEventError`` (field path and reason) if the event does not match the
+        schema. Never raises because the broker is down: the event is spooled instead.
+        """
+        doc: dict[str, Any] = {
+            "event_id": event_id or str(uuid.uuid4()),
+            "ts": ts or datetime.now(UTC),
+            "service": self.config.service,
+            "environment": self.config.environment,
+            "category": category,
+            "action": action,
+            "outcome": outcome,
+            "actor": dict(actor) if actor is not None else None,
+            "request_id": request_id or context.request_id_var.get() or context.new_request_id(),
+            "trace_id": trace_id or context.trace_id_var.get(),
+            "span_id": span_id or context.span_id_var.get(),
+            "details": dict(details or {}),
+        }
+        for name, value in (("target", target), ("authz", authz), ("http", http), ("data", data)):
+            if value is not None:
+                doc[name] = dict(value)
+        # a missing argument reads as a missing field: "category: is required"
+        return self.emit_event({k: v for k, v in doc.items() if v is not None}, topic=topic)
+
+    def emit_event(self, doc: Mapping[str, Any], *, topic: str | None = None) -> str:
+        """Emit an event given in the JSON form (validated like ``emit``)."""
+        datum = jsonform.from_json(self._schema, dict(doc))
+        if not datum["action"]:
+            raise InvalidEventError("action: must not be empty")
+        target_topic = topic or self.config.default_topic
+        value = self._serde.serialize(datum, target_topic)
+        key = datum["actor"]["id"].encode()
+        with self._counters.lock:
+            self._counters.emitted += 1
+        self._produce(target_topic, key, value, datum["event_id"], block=True)
+        return str(datum["event_id"])
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for outstanding deliveries (and a pending spool replay); return what is left."""
+        deadline = time.monotonic() + timeout
+        self._maybe_replay(force_probe=True)
+        remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        return int(remaining)
+
+    def stats(self) -> ProducerStats:
+        c = self._counters
+        with c.lock:
+            return ProducerStats(
+                emitted=c.emitted,
+                delivered=c.delivered,
+                failed=c.failed,
+                spooled=c.spooled,
+                replayed=c.replayed,
+                spool_pending=len(self._spool),
+                in_queue=len(self._producer),
+            )
+
+    @property
+    def spool_dir(self) -> Path:
+        return self._spool.dir
+
+    def close(self, timeout: float = 30.0) -> ProducerStats:
+        """Flush; whatever the broker did not take by ``timeout`` is moved to the spool."""
+        if self._closed.is_set():
+            return self.stats()
+        remaining = self.flush(timeout)
+        if remaining:
+            log.warning(
+                "broker did not take every event before close; spooling the rest",
+                extra={"remaining": remaining, "spool": str(self._spool.dir)},
+            )
+            self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+            self._producer.poll(1.0)  # serve the purge's delivery reports: they spool
+            self._producer.flush(1.0)
+        self._closed.set()
+        self._poller.join(timeout=5)
+        self._spool.close()
+        return self.stats()
+
+    def __enter__(self) -> AuditProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _produce(
+        self, topic: str, key: bytes | None, value: bytes, event_id: str | None, *, block: bool
+    ) -> None:
+        deadline = time.monotonic() + (self.config.block_timeout_s if block else 0.0)
+        on_delivery = self._delivery_callback(topic, key, value, event_id)
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                return
+            except BufferError:
+                if time.monotonic() >= deadline:
+                    self._to_spool(SpooledRecord(topic, key, value), "producer queue full")
+                    return
+                self._producer.poll(0.01)
+            except KafkaException as exc:
+                self._to_spool(SpooledRecord(topic, key, value), f"produce failed: {exc}")
+                return
+
+    def _delivery_callback(
+        self, topic: str, key: bytes | None, value: bytes, event_id: str | None
+    ) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                with self._counters.lock:
+                    self._counters.delivered += 1
+                self._last_success = time.monotonic()
+                if self._broker_down_logged:
+                    self._broker_down_logged = False
+                    log.warning("broker takes events again", extra={"topic": topic})
+            else:
+                with self._counters.lock:
+                    self._counters.failed += 1
+                self._last_failure = time.monotonic()
+                self._to_spool(SpooledRecord(topic, key, value), err.str())
+            if self._hook is not None:
+                self._hook(event_id, err)
+
+        return on_delivery
+
+    def _to_spool(self, record: SpooledRecord, reason: str) -> None:
+        self._spool.append(record)
+        with self._counters.lock:
+            self._counters.spooled += 1
+        if not self._broker_down_logged:
+            self._broker_down_logged = True
+            log.warning(
+                "events are being spooled to disk",
+                extra={"reason": reason, "spool": str(self._spool.dir), "topic": record.topic},
+            )
+
+    def _poll_loop(self) -> None:
+        last_probe = time.monotonic()
+        while not self._closed.is_set():
+            self._producer.poll(0.1)
+            probe = time.monotonic() - last_probe >= PROBE_INTERVAL_S
+            if probe:
+                last_probe = time.monotonic()
+            try:
+                self._maybe_replay(force_probe=probe)
+            except Exception:
+                log.exception("spool replay failed; will retry")
+                time.sleep(1.0)
+
+    def _broker_reachable(self) -> bool:
+        try:
+            md = self._producer.list_topics(timeout=2.0)
+        except KafkaException:
+            return False
+        return bool(md.brokers) and any(b.id >= 0 for b in md.brokers.values())
+
+    def _maybe_replay(self, *, force_probe: bool = False) -> None:
+        """Replay sealed spool segments once the broker takes records again."""
+        if len(self._spool) == 0:
+            return
+        recovered = self._last_success > self._last_failure and self._last_success > 0
+        if not recovered and not (force_probe and self._broker_reachable()):
+            return
+        if not self._replay_lock.acquire(blocking=False):
+            return
+        try:
+            self._spool.seal()
+            for segment in self._spool.segments():
+                records, intact = self._spool.read_segment(segment)
+                for rec in records:
+                    # a failed re-delivery lands in a new segment via its delivery report
+                    self._produce(rec.topic, rec.key, rec.value, None, block=True)
+                with contextlib.suppress(KafkaException):
+                    self._producer.flush(self.config.message_timeout_ms / 1000 + 5)
+                self._spool.remove_segment(segment, len(records), intact=intact)
+                with self._counters.lock:
+                    self._counters.replayed += len(records)
+                log.info("spool segment replayed", extra={"records": len(records)})
+        finally:
+            self._replay_lock.release()
