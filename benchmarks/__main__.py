@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.sdk import bench_sdk
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import load_settings
@@ -124,15 +125,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--size", type=int, default=600, help="approximate event size in bytes")
+    parser.add_argument("--sdk-events", type=int, default=50_000)
     parser.add_argument("--rate", type=int, default=2000, help="events/s of the latency run")
     args = parser.parse_args()
     settings = load_settings()
     conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-bench")
-    console = Console()
+    console = Console(width=max(120, Console().width))
     with console.status(f"kafka: {args.events} events of ~{args.size} B"):
         kafka = bench_kafka(conn, args.events, args.size)
     with console.status(f"kafka latency: {args.rate} events/s for 5 s"):
         paced = bench_kafka(conn, args.rate * 5, args.size, rate=args.rate)
+    with console.status(f"SDK: {args.sdk_events} events through AuditProducer"):
+        sdk = bench_sdk(settings, args.sdk_events)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = Table(title="auditpipe benchmarks (local stack, this machine)")
@@ -152,6 +156,14 @@ def main() -> None:
         f"{paced['produce_events_per_cpu_s']:,.0f}",
         f"{paced['produce_to_broker_p50_ms']:.1f}",
         f"{paced['produce_to_broker_p99_ms']:.1f}",
+        f"{rss_mib:,.0f}",
+    )
+    table.add_row(
+        "SDK emit (validate + Avro + produce)",
+        f"{sdk['events_per_s']:,.0f}",
+        f"{sdk['events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
         f"{rss_mib:,.0f}",
     )
     table.add_row(

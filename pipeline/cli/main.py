@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import demo, stack
+from pipeline.cli import consume, demo, produce, schemas, stack
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -19,7 +19,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(schemas.app, name="schemas")
 app.command(name="demo")(demo.demo)
+app.command(name="produce")(produce.produce)
+app.command(name="consume")(consume.consume)
 
 
 @app.command()

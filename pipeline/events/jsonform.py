@@ -6,9 +6,10 @@ nested objects, timestamps as RFC 3339 UTC strings with microseconds
 (``2026-11-01T10:00:00.123456Z``), enums as their symbols, optional fields omitted or null.
 
 ``from_json`` validates while it converts and raises ``InvalidEventError`` naming the field path
-and the reason; ``to_json`` is its inverse. Written by hand because no library converts the
-natural form with path-precise errors; it walks fastavro's expanded schema, so it follows any
-schema in ``schemas/``.
+and the reason, never the offending value (it may be personal data, and error messages reach
+logs and the DLQ's reason); ``to_json`` is its inverse. Written by hand because no library
+converts the natural form with path-precise errors; it walks fastavro's expanded schema, so it
+follows any schema in ``schemas/``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def parse_ts(value: str, path: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidEventError(
-            f"{path}: {value!r} is not an RFC 3339 timestamp (e.g. 2026-11-01T10:00:00.123456Z)"
+            f"{path}: not an RFC 3339 timestamp (e.g. 2026-11-01T10:00:00.123456Z)"
         ) from None
     if parsed.tzinfo is None:
-        raise InvalidEventError(f"{path}: timestamp {value!r} has no UTC offset; add 'Z'")
+        raise InvalidEventError(f"{path}: timestamp has no UTC offset; add 'Z'")
     return parsed.astimezone(UTC)
 
 
@@ -111,7 +112,7 @@ def from_json_value(schema: Any, value: Any, path: str) -> Any:
             raise InvalidEventError(f"{path}: expected an integer, got {_describe(value)}")
         lo, hi = _INT32 if kind == "int" else _INT64
         if not lo <= value <= hi:
-            raise InvalidEventError(f"{path}: {value} is out of range for {kind}")
+            raise InvalidEventError(f"{path}: out of range for {kind}")
         return value
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -126,7 +127,7 @@ def from_json_value(schema: Any, value: Any, path: str) -> Any:
     if kind == "enum":
         symbols = schema["symbols"]
         if not isinstance(value, str) or value not in symbols:
-            raise InvalidEventError(f"{path}: {value!r} is not one of {', '.join(symbols)}")
+            raise InvalidEventError(f"{path}: must be one of {', '.join(symbols)}")
         return value
     if kind == "array":
         if not isinstance(value, list):

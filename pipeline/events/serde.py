@@ -16,7 +16,7 @@ from typing import Any
 
 import fastavro
 import orjson
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -52,7 +52,13 @@ class AvroSerde:
         self._ser = AvroSerializer(
             client,
             text,
-            conf={"auto.register.schemas": auto_register, "normalize.schemas": False},
+            conf={
+                "auto.register.schemas": auto_register,
+                "normalize.schemas": False,
+                # one subject per record type (dev.auditpipe.v1.AuditEvent), not per topic:
+                # there are many raw topics and they all carry the same event schema
+                "subject.name.strategy": record_subject_name_strategy,
+            },
         )
         self._client = client
         self._reader = parsed_schema(schema_name)
@@ -104,3 +110,30 @@ class AvroSerde:
             pair = (writer, None) if doc == self._reader_doc else (writer, self._reader)
             self._writers[schema_id] = pair
         return pair
+
+
+class GenericAvroDecoder:
+    """Decode any Confluent wire-format Avro value with its writer schema (for `consume`)."""
+
+    def __init__(self, client: SchemaRegistryClient) -> None:
+        self._client = client
+        self._schemas: dict[int, tuple[Any, Any]] = {}
+
+    def decode(self, data: bytes) -> tuple[Any, Any]:
+        """(expanded writer schema, datum)."""
+        schema_id = schema_id_of(data)
+        entry = self._schemas.get(schema_id)
+        if entry is None:
+            registered = self._client.get_schema(schema_id)
+            doc = orjson.loads(registered.schema_str or "null")
+            entry = (
+                fastavro.parse_schema(doc),
+                fastavro.parse_schema(doc, expand=True, _write_hint=False),
+            )
+            self._schemas[schema_id] = entry
+        writer, expanded = entry
+        try:
+            datum = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, None)
+        except Exception as exc:
+            raise DeserializationError(f"cannot decode Avro value: {exc}", raw=data) from exc
+        return expanded, datum

@@ -56,16 +56,16 @@ def test_minimal_event_gets_defaults() -> None:
     ("doc", "message"),
     [
         (minimal(category=None), "category: is required"),
-        (minimal(category="LOGIN"), "category: 'LOGIN' is not one of AUTHN"),
+        (minimal(category="LOGIN"), "category: must be one of AUTHN"),
         (minimal(actor={"type": "user"}), "actor.id: is required"),
         (
             minimal(actor={"id": "u", "type": "user", "roles": ["a", 3]}),
             "actor.roles[1]: expected a string",
         ),
-        (minimal(ts="yesterday"), "ts: 'yesterday' is not an RFC 3339 timestamp"),
+        (minimal(ts="yesterday"), "ts: not an RFC 3339 timestamp"),
         (
             minimal(ts="2026-11-01T10:00:00"),
-            "ts: timestamp '2026-11-01T10:00:00' has no UTC offset",
+            "ts: timestamp has no UTC offset",
         ),
         (
             minimal(http={"method": "GET", "path": "/", "status": "200"}),
@@ -111,3 +111,17 @@ def test_json_avro_json_round_trip(doc: dict[str, Any]) -> None:
 def test_dumps_loads_is_identity_on_the_datum(doc: dict[str, Any]) -> None:
     datum = jsonform.from_json(SCHEMA, doc)
     assert jsonform.loads(SCHEMA, jsonform.dumps(SCHEMA, datum)) == datum
+
+
+def test_errors_never_echo_the_value() -> None:
+    secret = "alice@example.com"
+    for doc in (
+        minimal(category=secret),
+        minimal(ts=secret),
+        minimal(outcome=secret),
+        minimal(actor={"id": "u", "type": "user", "roles": secret}),
+        minimal(http={"method": "GET", "path": "/", "status": secret}),
+    ):
+        with pytest.raises(InvalidEventError) as exc:
+            jsonform.from_json(SCHEMA, doc)
+        assert secret not in str(exc.value)
