@@ -8,10 +8,25 @@ those services instead of the local stack.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.stack.config import StackConfig
+
+
+class TopicsConfig(BaseModel):
+    """Topic names (DESIGN.md's defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw_pattern: str = Field(default=r"^audit\.raw\..*", description="regex of the raw topics")
+    events: str = "audit.events"
+    dlq: str = "audit.dlq"
+    alerts: str = "audit.alerts"
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
 
 
 class Settings(BaseSettings):
@@ -35,6 +50,16 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     log_level: str = Field(default="INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    rules_dir: Path = Field(default=Path("rules"), description="policy, catalog and rule files")
+    hmac_key: SecretStr | None = Field(
+        default=None, description="pseudonym key (hex or text); or hmac_key_file"
+    )
+    hmac_key_file: Path | None = None
+    hmac_key_version: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    dlq_key: SecretStr | None = Field(default=None, description="AES-256 key, 64 hex chars")
+    dlq_key_id: str = "dlq-k1"
+    geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
 
     # --- resolved endpoints (explicit setting, else the local stack) --------------------------
     @property

@@ -27,7 +27,8 @@ MAGIC_BYTE = 0
 
 
 def registry_client(url: str) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": url})
+    """A registry client; a `mock://` URL gives confluent-kafka's in-memory mock (offline tools)."""
+    return SchemaRegistryClient.new_client({"url": url})
 
 
 def schema_id_of(data: bytes) -> int:

@@ -1,0 +1,1 @@
+"""Enrichment: service catalog and geo country, added to ``pipeline.enrichment``."""

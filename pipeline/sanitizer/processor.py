@@ -1,0 +1,111 @@
+"""One raw record in, one scrubbed event (or one dead letter) out. No Kafka here: the same
+processor runs in the streaming stage (pipeline.kafka.stage.BatchStage) and in tests.
+
+Order: decode + validate → enrich (needs the raw IP) → scrub → encode. Any failure of one
+record becomes a dead letter with the reason and the raw bytes encrypted; nothing raises out
+of ``process``, so a malformed message never stops the worker, and nothing unscrubbed is
+ever written to the events topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Message
+
+from pipeline.errors import MessageError, ProcessingError
+from pipeline.events.dlq import DlqKey, dead_letter
+from pipeline.events.serde import AvroSerde
+from pipeline.kafka.stage import Output
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class SanitizerCounters:
+    events_in: int = 0
+    events_out: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)  # by error type
+
+
+class SanitizerProcessor:
+    def __init__(
+        self,
+        *,
+        events_serde: AvroSerde,
+        dlq_serde: AvroSerde,
+        enrich: Callable[..., dict[str, Any]],
+        scrub: Transform,
+        dlq_key: DlqKey,
+        events_topic: str,
+        dlq_topic: str,
+    ) -> None:
+        self.events_serde = events_serde
+        self.dlq_serde = dlq_serde
+        self.enrich = enrich
+        self.scrub = scrub
+        self.dlq_key = dlq_key
+        self.events_topic = events_topic
+        self.dlq_topic = dlq_topic
+        self.counters = SanitizerCounters()
+
+    def process(self, msg: Message) -> Sequence[Output]:
+        topic = msg.topic() or ""
+        partition, offset = msg.partition(), msg.offset()
+        raw = msg.value() or b""
+        self.counters.events_in += 1
+        try:
+            datum = self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
+            ts_type, ts_ms = msg.timestamp()
+            received = datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_type else None
+            try:
+                clean = self.scrub(self.enrich(datum, received=received))
+                value = self.events_serde.serialize(clean, self.events_topic)
+            except MessageError:
+                raise
+            except Exception as exc:
+                # the exception text may quote the value: keep only its type
+                raise ProcessingError(
+                    f"{type(exc).__name__} while enriching/scrubbing/encoding",
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    raw=raw,
+                ) from None
+            self.counters.events_out += 1
+            return [Output(self.events_topic, str(clean["actor"]["id"]).encode(), value)]
+        except MessageError as exc:
+            return [self._dead_letter(exc, msg, topic, partition, offset, raw)]
+
+    def _dead_letter(
+        self,
+        exc: MessageError,
+        msg: Message,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        raw: bytes,
+    ) -> Output:
+        if exc.raw is None or exc.topic is None:
+            exc = type(exc)(exc.reason, topic=topic, partition=partition, offset=offset, raw=raw)
+        kind = type(exc).__name__
+        self.counters.dead_letters[kind] = self.counters.dead_letters.get(kind, 0) + 1
+        log.warning(
+            "record dead-lettered",
+            extra={"reason": exc.reason, "topic": topic, "partition": partition, "offset": offset},
+        )
+        ts_type, ts_ms = msg.timestamp()
+        letter = dead_letter(
+            exc,
+            stage="sanitizer",
+            key=self.dlq_key,
+            message_key=msg.key(),
+            source_timestamp=datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_type else None,
+        )
+        return Output(self.dlq_topic, None, self.dlq_serde.serialize(letter, self.dlq_topic))
