@@ -21,6 +21,7 @@ from pipeline.errors import MessageError, ProcessingError
 from pipeline.events.dlq import DlqKey, dead_letter
 from pipeline.events.serde import AvroSerde
 from pipeline.kafka.stage import Output
+from pipeline.sanitizer.metrics import SanitizerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class SanitizerProcessor:
         dlq_key: DlqKey,
         events_topic: str,
         dlq_topic: str,
+        metrics: SanitizerMetrics | None = None,
     ) -> None:
         self.events_serde = events_serde
         self.dlq_serde = dlq_serde
@@ -54,12 +56,15 @@ class SanitizerProcessor:
         self.events_topic = events_topic
         self.dlq_topic = dlq_topic
         self.counters = SanitizerCounters()
+        self.metrics = metrics
 
     def process(self, msg: Message) -> Sequence[Output]:
         topic = msg.topic() or ""
         partition, offset = msg.partition(), msg.offset()
         raw = msg.value() or b""
         self.counters.events_in += 1
+        if self.metrics is not None:
+            self.metrics.events_in.inc()
         try:
             datum = self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
             ts_type, ts_ms = msg.timestamp()
@@ -79,9 +84,19 @@ class SanitizerProcessor:
                     raw=raw,
                 ) from None
             self.counters.events_out += 1
+            if self.metrics is not None:
+                self._observe(clean, received)
             return [Output(self.events_topic, str(clean["actor"]["id"]).encode(), value)]
         except MessageError as exc:
             return [self._dead_letter(exc, msg, topic, partition, offset, raw)]
+
+    def _observe(self, clean: dict[str, Any], received: datetime | None) -> None:
+        assert self.metrics is not None
+        self.metrics.events_out.inc()
+        for remark in (clean.get("pipeline") or {}).get("scrub") or []:
+            self.metrics.redactions.labels(remark["kind"], remark["treatment"]).inc()
+        if received is not None:
+            self.metrics.latency.observe(max(0.0, (datetime.now(UTC) - received).total_seconds()))
 
     def _dead_letter(
         self,
@@ -96,6 +111,8 @@ class SanitizerProcessor:
             exc = type(exc)(exc.reason, topic=topic, partition=partition, offset=offset, raw=raw)
         kind = type(exc).__name__
         self.counters.dead_letters[kind] = self.counters.dead_letters.get(kind, 0) + 1
+        if self.metrics is not None:
+            self.metrics.dead_letters.labels(kind).inc()
         log.warning(
             "record dead-lettered",
             extra={"reason": exc.reason, "topic": topic, "partition": partition, "offset": offset},

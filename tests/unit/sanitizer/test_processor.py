@@ -111,3 +111,25 @@ def test_a_failing_scrub_dead_letters_without_the_exception_text(setup: Any) -> 
     assert letter["error_type"] == "ProcessingError"
     assert letter["reason"] == "ValueError while enriching/scrubbing/encoding"
     assert EMAIL not in letter["reason"]
+
+
+def test_metrics_count_in_out_and_dead_letters_by_type(setup: Any) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from pipeline.sanitizer.metrics import SanitizerMetrics
+
+    proc, events, _ = setup
+    registry = CollectorRegistry()
+    proc.metrics = SanitizerMetrics(registry)
+    proc.process(_msg(_raw_event(events)))
+    proc.process(_msg(b"garbage"))
+    assert registry.get_sample_value("auditpipe_sanitizer_events_in_total") == 2
+    assert registry.get_sample_value("auditpipe_sanitizer_events_out_total") == 1
+    assert (
+        registry.get_sample_value(
+            "auditpipe_sanitizer_dead_letters_total", {"error_type": "DeserializationError"}
+        )
+        == 1
+    )
+    exposition = str(registry.collect())
+    assert EMAIL not in exposition
