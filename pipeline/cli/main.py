@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import consume, demo, produce, schemas, stack
+from pipeline.cli import consume, demo, produce, schemas, stack, topics
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(topics.app, name="topics")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
