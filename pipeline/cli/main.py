@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import consume, demo, produce, schemas, stack, topics
+from pipeline.cli import consume, demo, produce, schemas, stack, topics, validate
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(topics.app, name="topics")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
+app.command(name="validate")(validate.validate)
 
 
 @app.command()

@@ -1,0 +1,62 @@
+"""`auditpipe validate`: compile every config, schema, policy and rule file up front.
+
+Like ``vector validate``: each check loads and compiles its files exactly as the stages do at
+start-up, so an unknown key, rule, treatment or selector fails here, with file and line, and
+not in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.enrich.catalog import load_catalog
+from pipeline.errors import PipelineError
+from pipeline.events.schemas import parsed_schema, schema_files
+from pipeline.settings import Settings, load_settings
+
+Check = Callable[[Settings], str]
+
+
+def _schemas(_: Settings) -> str:
+    files = schema_files()
+    for path in files:
+        parsed_schema(path.stem)
+    return f"{len(files)} Avro schemas"
+
+
+def _catalog(settings: Settings) -> str:
+    catalog = load_catalog(settings.rules_dir / "services.yaml")
+    return f"{len(catalog.services)} services in the catalog"
+
+
+def checks() -> list[tuple[str, Check]]:
+    """The registry of checks: name → function raising PipelineError on a problem."""
+    return [
+        ("schemas", _schemas),
+        ("service catalog", _catalog),
+    ]
+
+
+def validate(
+    rules_dir: Path | None = typer.Option(
+        None, "--rules", help="rules directory (default: rules/)"
+    ),
+) -> None:
+    """Load and compile every schema, policy and rule file; exit 1 on the first problem of each."""
+    console = Console(stderr=True)
+    settings = load_settings()
+    if rules_dir is not None:
+        settings = settings.model_copy(update={"rules_dir": rules_dir})
+    failed = 0
+    for name, check in checks():
+        try:
+            console.print(f"[green]ok[/]   {name}: {check(settings)}", highlight=False)
+        except PipelineError as exc:
+            failed += 1
+            console.print(f"[red]FAIL[/] {name}: {exc}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
