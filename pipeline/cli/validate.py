@@ -54,9 +54,9 @@ def validate(
     failed = 0
     for name, check in checks():
         try:
-            console.print(f"[green]ok[/]   {name}: {check(settings)}", highlight=False)
+            console.print(f"[green]ok[/]   {name}: {check(settings)}", highlight=False, soft_wrap=True)
         except PipelineError as exc:
             failed += 1
-            console.print(f"[red]FAIL[/] {name}: {exc}", highlight=False)
+            console.print(f"[red]FAIL[/] {name}: {exc}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
