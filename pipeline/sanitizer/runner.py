@@ -1,0 +1,99 @@
+"""Assemble and run the streaming sanitizer from settings."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from pipeline.enrich.catalog import load_catalog
+from pipeline.enrich.enricher import Enricher
+from pipeline.enrich.geo import GeoLookup, IptoccLookup, MmdbLookup
+from pipeline.errors import ConfigError
+from pipeline.events.dlq import DlqKey
+from pipeline.events.schemas import AUDIT_EVENT, DLQ_ENVELOPE
+from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
+from pipeline.kafka.topics import pipeline_topics
+from pipeline.sanitizer.metrics import SanitizerMetrics
+from pipeline.sanitizer.processor import SanitizerProcessor, Transform
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "auditpipe-sanitizer"
+
+
+def dlq_key(settings: Settings) -> DlqKey:
+    if settings.dlq_key is None:
+        raise ConfigError(
+            "no DLQ key: set AUDITPIPE_DLQ_KEY to 64 hex characters (an AES-256 key), e.g. "
+            "from `python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    try:
+        key = bytes.fromhex(settings.dlq_key.get_secret_value())
+    except ValueError:
+        raise ConfigError("AUDITPIPE_DLQ_KEY must be hex (64 characters)") from None
+    return DlqKey(settings.dlq_key_id, key)
+
+
+def build_processor(
+    settings: Settings, scrub: Transform, metrics: SanitizerMetrics | None = None
+) -> SanitizerProcessor:
+    geo: GeoLookup = MmdbLookup(settings.geo_mmdb) if settings.geo_mmdb else IptoccLookup()
+    enricher = Enricher(load_catalog(settings.rules_dir / "services.yaml"), geo)
+    client = registry_client(settings.registry_url)
+    return SanitizerProcessor(
+        events_serde=AvroSerde(client, AUDIT_EVENT),
+        dlq_serde=AvroSerde(client, DLQ_ENVELOPE),
+        enrich=enricher.enrich,
+        scrub=scrub,
+        dlq_key=dlq_key(settings),
+        events_topic=settings.topics.events,
+        dlq_topic=settings.topics.dlq,
+        metrics=metrics,
+    )
+
+
+def run(
+    settings: Settings,
+    scrub: Transform,
+    *,
+    metrics_port: int | None = None,
+    batch_size: int = 1000,
+    on_batch: Callable[[StageStats], None] | None = None,
+) -> StageStats:
+    """Run until SIGTERM/SIGINT; the batch in progress is finished and committed first."""
+    registry = CollectorRegistry()
+    metrics = SanitizerMetrics(registry)
+    processor = build_processor(settings, scrub, metrics)
+    conn = KafkaConnection(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-sanitizer"
+    )
+    ensure_topics(conn, pipeline_topics(settings))
+    stage = BatchStage(
+        conn,
+        StageConfig(group_id=GROUP_ID, topics=[settings.topics.raw_pattern], batch_size=batch_size),
+        processor,
+        on_batch=on_batch,
+    )
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping after the current batch", extra={"signal": signum})
+        stage.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info("sanitizer started", extra={"topics": settings.topics.raw_pattern, "group": GROUP_ID})
+    stats = stage.run()
+    log.info("sanitizer stopped", extra={"consumed": stats.consumed, "produced": stats.produced})
+    return stats
