@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import consume, demo, produce, schemas, stack, topics, validate
+from pipeline.cli import consume, demo, detect, produce, schemas, stack, topics, validate
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -21,10 +21,12 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
+app.add_typer(detect.rules_app, name="rules")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
 app.command(name="validate")(validate.validate)
+app.command(name="detect")(detect.detect)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
 from pipeline.events.schemas import parsed_schema, schema_files
@@ -33,11 +34,17 @@ def _catalog(settings: Settings) -> str:
     return f"{len(catalog.services)} services in the catalog"
 
 
+def _detection(settings: Settings) -> str:
+    ruleset = load_rules(settings.rules_dir / "detection")
+    return f"{len(ruleset.all_rules())} detection rules"
+
+
 def checks() -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
         ("schemas", _schemas),
         ("service catalog", _catalog),
+        ("detection rules", _detection),
     ]
 
 
@@ -54,7 +61,9 @@ def validate(
     failed = 0
     for name, check in checks():
         try:
-            console.print(f"[green]ok[/]   {name}: {check(settings)}", highlight=False, soft_wrap=True)
+            console.print(
+                f"[green]ok[/]   {name}: {check(settings)}", highlight=False, soft_wrap=True
+            )
         except PipelineError as exc:
             failed += 1
             console.print(f"[red]FAIL[/] {name}: {exc}", highlight=False, soft_wrap=True)

@@ -1,0 +1,348 @@
+"""The detection engine: events in (JSON form), alerts out (JSON form of schemas/alert.avsc).
+
+Pure Python and synchronous, so the faust agent and ``auditpipe detect`` drive the same code.
+All state lives in ``store``, a mutable mapping from ``"<rule>\\x1f<group key>"`` to a plain
+JSON-able dict; pass a faust table to keep it in a changelog topic. Each value is written back
+after every change (faust tables persist on assignment). ``snapshot()``/``restore()`` round-trip
+the whole engine through JSON.
+
+Event time: the watermark is the highest event time seen (per engine; the streaming stage runs
+one engine per partition). An event older than the watermark minus ``allowed_lateness_s`` is
+counted in ``late`` and not evaluated: the windows it belongs to are closed. State of a group is
+expired once the watermark has moved past its rule's retention (window, baseline or history)
+plus the lateness.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from pipeline.detect import windows
+from pipeline.detect.alerts import Policy, Trigger, build_alert, mark_sent, on_trigger, ts_us
+from pipeline.detect.config import EngineConfig, timespan_seconds
+from pipeline.detect.fields import Getter, as_text, getter
+from pipeline.detect.model import CorrelationRule, DetectionRule, RuleMeta, RuleSet
+
+SEP = "\x1f"
+US = 1_000_000
+
+
+class _Hit:
+    """A rule matched (a detection) or fired (a correlation) at ``ts`` for an event/group."""
+
+    __slots__ = ("count", "event", "first_ts", "group", "samples", "ts")
+
+    def __init__(
+        self,
+        ts: int,
+        first_ts: int,
+        count: int,
+        samples: list[list[str]],
+        event: dict[str, Any] | None,
+        group: dict[str, str],
+    ) -> None:
+        self.ts, self.first_ts, self.count = ts, first_ts, count
+        self.samples, self.event, self.group = samples, event, group
+
+
+def _sample(event: dict[str, Any]) -> list[str]:
+    return [
+        str(event.get("event_id", "")),
+        str(event.get("request_id") or ""),
+        str(event.get("trace_id") or ""),
+    ]
+
+
+class Engine:
+    def __init__(
+        self,
+        rules: RuleSet,
+        config: EngineConfig | None = None,
+        store: MutableMapping[str, Any] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.config = config or EngineConfig()
+        self.store: MutableMapping[str, Any] = {} if store is None else store
+        self.watermark = 0
+        self.late = 0
+        self.processed = 0
+        self.alerts_by_rule: Counter[str] = Counter()
+        self._lateness = int(self.config.allowed_lateness_s * US)
+        self._getters: dict[str, Getter] = {}
+        self._metas: dict[str, RuleMeta] = {}
+        self._retention: dict[str, int] = {}
+        self._refs: dict[str, list[tuple[CorrelationRule, list[int]]]] = {}
+        needed: set[str] = set()
+        for corr in rules.correlations:
+            needed.update(corr.refs)
+            for ref in dict.fromkeys(corr.refs):
+                pos = [i for i, r in enumerate(corr.refs) if r == ref]
+                self._refs.setdefault(ref, []).append((corr, pos))
+        self._needed = frozenset(needed)
+        for rule in rules.all_rules():
+            self._retention[rule.name] = rules.retention_s(rule.name) * US + self._lateness
+            if rule.meta is not None:
+                self._metas[rule.name] = rule.meta
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _get(self, path: str) -> Getter:
+        fn = self._getters.get(path)
+        if fn is None:
+            fn = self._getters[path] = getter(path)
+        return fn
+
+    def _group(self, fields: tuple[str, ...], hit: _Hit) -> dict[str, str]:
+        if hit.event is not None:
+            return {f: as_text(self._get(f)(hit.event)) for f in fields}
+        return {f: hit.group.get(f, "") for f in fields}
+
+    def _policy(self, meta: RuleMeta) -> Policy:
+        c = self.config
+        interval = (
+            meta.update_interval_s if meta.update_interval_s is not None else c.update_interval_s
+        )
+        factor = meta.update_factor if meta.update_factor is not None else c.update_factor
+        return Policy(int(interval * US), factor, c.sample_size)
+
+    def _state(self, rule: str, group: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        key = rule + SEP + SEP.join(group.values())
+        state = self.store.get(key)
+        if state is None:
+            state = {"group": group, "last": 0}
+        return key, state
+
+    def _save(self, key: str, state: dict[str, Any], ts: int) -> None:
+        state["last"] = max(state["last"], ts)
+        self.store[key] = state
+
+    def _trigger(
+        self, rule: str, key: str, state: dict[str, Any], trig: Trigger
+    ) -> list[dict[str, Any]]:
+        meta = self._metas[rule]
+        if on_trigger(state, trig, self._policy(meta)):
+            self.alerts_by_rule[meta.rule_id] += 1
+            return [build_alert(meta, state["group"], state["inc"])]
+        return []
+
+    # --- evaluation -----------------------------------------------------------------------------
+
+    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Evaluate one JSON-form event; return the alerts (and updates) it raises."""
+        ts = ts_us(event["ts"])
+        alerts: list[dict[str, Any]] = []
+        if ts > self.watermark:
+            self.watermark = ts
+        elif ts < self.watermark - self._lateness:
+            self.late += 1
+            return alerts
+        self.processed += 1
+        if self.processed % self.config.expire_every == 0:
+            alerts.extend(self.expire())
+        hits: dict[str, _Hit] = {}
+        for rule in self.rules.detections:
+            if not rule.predicate(event):
+                continue
+            hit = _Hit(ts, ts, 1, [_sample(event)], event, {})
+            if rule.name in self._needed:
+                hits[rule.name] = hit
+            if rule.meta is not None:
+                alerts.extend(self._detection(rule, hit, event))
+        if hits:
+            for name, hit in list(hits.items()):
+                alerts.extend(self._propagate(name, hit, hits))
+        return alerts
+
+    def _propagate(self, name: str, hit: _Hit, hits: dict[str, _Hit]) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = []
+        for corr, positions in self._refs.get(name, []):
+            fired = self._correlate(corr, name, positions, hit)
+            if fired is None:
+                continue
+            result, key, state, trig = fired
+            if corr.meta is not None:
+                alerts.extend(self._trigger(corr.name, key, state, trig))
+                self.store[key] = state
+            hits[corr.name] = result
+            alerts.extend(self._propagate(corr.name, result, hits))
+        return alerts
+
+    def _correlate(
+        self, corr: CorrelationRule, ref: str, positions: list[int], hit: _Hit
+    ) -> tuple[_Hit, str, dict[str, Any], Trigger] | None:
+        group = self._group(corr.group_by, hit)
+        key, state = self._state(corr.name, group)
+        span = corr.timespan_s * US
+        ts = hit.ts
+        samples: list[list[str]] = state.setdefault("samples", [])
+        samples.extend(hit.samples)
+        del samples[: -self.config.sample_size]
+        fired: tuple[int, int, int] | None = None
+        if corr.kind in ("event_count", "value_count"):
+            value = None
+            if corr.kind == "value_count":
+                raw = self._group((corr.field or "",), hit)[corr.field or ""]
+                value = raw
+            width = max(1, span // self.config.slots)
+            measure, start = windows.slot_count(state, ts, width, self.config.slots, value)
+            if corr.test(measure):
+                fired = (measure, start, measure)
+        elif corr.kind == "temporal":
+            seen, total, start = windows.temporal(state, ref, ts, span, hit.count)
+            if corr.test(seen):
+                fired = (seen, start, total)
+        else:
+            done = windows.temporal_ordered(state, positions, len(corr.refs), ts, span, hit.count)
+            if done is not None:
+                fired = (len(corr.refs), done[0], done[1])
+        self._save(key, state, ts)
+        if fired is None:
+            return None
+        measure, start, count = fired
+        result = _Hit(ts, start, int(count), list(samples), None, group)
+        details = {
+            "correlation": corr.kind,
+            "condition": f"{corr.op} {corr.threshold:g}",
+            "value": f"{measure:g}",
+        }
+        service = hit.event.get("service") if hit.event is not None else None
+        trig = Trigger(ts, start, int(count), start, start + span, list(samples), service, details)
+        return result, key, state, trig
+
+    def _detection(
+        self, rule: DetectionRule, hit: _Hit, event: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        group = self._group(rule.group_by, hit)
+        key, state = self._state(rule.name, group)
+        ts = hit.ts
+        block = rule.block
+        alerts: list[dict[str, Any]] = []
+        service = event.get("service")
+        if block.spike is not None:
+            spec = block.spike
+            width = timespan_seconds(spec.timespan) * US
+            # measure 0 is always the event count, the alert's count
+            values = [
+                1.0,
+                *(
+                    1.0 if m.of == "count" else _number(self._get(m.of)(event))
+                    for m in spec.measures
+                ),
+            ]
+            result = windows.spike(state, ts, width, values, spec.baseline)
+            if result is not None:
+                start, totals, means, history = result
+                samples: list[list[str]] = state.setdefault("samples", [])
+                samples.append(hit.samples[0])
+                del samples[: -self.config.sample_size]
+                for m, total, mean in zip(spec.measures, totals[1:], means[1:], strict=True):
+                    if (
+                        history >= spec.min_history
+                        and total >= m.floor
+                        and total >= m.factor * mean
+                    ):
+                        details = {
+                            "measure": m.of,
+                            "value": f"{total:g}",
+                            "baseline": f"{mean:g}",
+                            "factor": f"{m.factor:g}",
+                        }
+                        trig = Trigger(
+                            ts,
+                            start,
+                            int(totals[0]),
+                            start,
+                            start + width,
+                            list(samples),
+                            service,
+                            details,
+                        )
+                        alerts.extend(self._trigger(rule.name, key, state, trig))
+                        break
+        elif block.new_value is not None:
+            nv = block.new_value
+            value = as_text(self._get(nv.field)(event))
+            if value and windows.new_value(
+                state, value, ts, timespan_seconds(nv.history) * US, nv.max_values
+            ):
+                width = timespan_seconds(nv.window) * US
+                start = ts - ts % width
+                inc = state.get("inc")
+                count = inc["count"] + 1 if inc is not None and ts < inc["end"] else 1
+                details = {"field": nv.field, "new_value": value}
+                trig = Trigger(ts, ts, count, start, start + width, hit.samples, service, details)
+                alerts.extend(self._trigger(rule.name, key, state, trig))
+        else:
+            width = rule.window_s * US
+            start = ts - ts % width
+            inc = state.get("inc")
+            count = inc["count"] + 1 if inc is not None and ts < inc["end"] else 1
+            trig = Trigger(ts, ts, count, start, start + width, hit.samples, service)
+            alerts.extend(self._trigger(rule.name, key, state, trig))
+        self._save(key, state, ts)
+        return alerts
+
+    # --- maintenance ------------------------------------------------------------------------------
+
+    def expire(self) -> list[dict[str, Any]]:
+        """Drop state past its retention; emit the final update of incidents that grew unseen."""
+        alerts: list[dict[str, Any]] = []
+        for key in list(self.store):
+            state = self.store[key]
+            rule = key.split(SEP, 1)[0]
+            inc = state.get("inc")
+            if inc is not None and inc["end"] <= self.watermark - self._lateness:
+                alerts.extend(self._final(rule, key, state))
+            if state["last"] < self.watermark - self._retention.get(rule, 0):
+                del self.store[key]
+        return alerts
+
+    def _final(self, rule: str, key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
+        inc = state.get("inc")
+        meta = self._metas.get(rule)
+        if inc is None or meta is None or inc["count"] <= inc["sent"]:
+            return []
+        mark_sent(inc, max(inc["last"], inc["sent_at"]))
+        self.store[key] = state
+        self.alerts_by_rule[meta.rule_id] += 1
+        return [build_alert(meta, state["group"], inc)]
+
+    def flush(self) -> list[dict[str, Any]]:
+        """End of input: the final update of every incident whose count grew since it was sent."""
+        alerts: list[dict[str, Any]] = []
+        for key in list(self.store):
+            alerts.extend(self._final(key.split(SEP, 1)[0], key, self.store[key]))
+        return alerts
+
+    def run(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for event in events:
+            out.extend(self.process(event))
+        out.extend(self.flush())
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "watermark": self.watermark,
+            "late": self.late,
+            "processed": self.processed,
+            "state": dict(self.store),
+        }
+
+    @classmethod
+    def restore(
+        cls, rules: RuleSet, snapshot: dict[str, Any], config: EngineConfig | None = None
+    ) -> Engine:
+        engine = cls(rules, config, dict(snapshot["state"]))
+        engine.watermark = int(snapshot["watermark"])
+        engine.late = int(snapshot["late"])
+        engine.processed = int(snapshot["processed"])
+        return engine
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
