@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.detect import bench_detect
 from benchmarks.sdk import bench_sdk
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -137,6 +138,8 @@ def main() -> None:
         paced = bench_kafka(conn, args.rate * 5, args.size, rate=args.rate)
     with console.status(f"SDK: {args.sdk_events} events through AuditProducer"):
         sdk = bench_sdk(settings, args.sdk_events)
+    with console.status("detection engine: 100k generated events, all shipped rules"):
+        detect = bench_detect(100_000)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = Table(title="auditpipe benchmarks (local stack, this machine)")
@@ -162,6 +165,14 @@ def main() -> None:
         "SDK emit (validate + Avro + produce)",
         f"{sdk['events_per_s']:,.0f}",
         f"{sdk['events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        f"{rss_mib:,.0f}",
+    )
+    table.add_row(
+        "detection engine (offline, 7 rules)",
+        f"{detect['events_per_s']:,.0f}",
+        f"{detect['events_per_cpu_s']:,.0f}",
         "-",
         "-",
         f"{rss_mib:,.0f}",
