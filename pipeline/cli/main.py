@@ -9,7 +9,7 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import consume, demo, detect, produce, schemas, stack, topics, validate
+from pipeline.cli import consume, demo, detect, produce, run, schemas, stack, topics, validate
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")
+app.add_typer(run.app, name="run")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)

@@ -67,6 +67,7 @@ def run(
     *,
     metrics_port: int | None = None,
     batch_size: int = 1000,
+    group_id: str = GROUP_ID,
     on_batch: Callable[[StageStats], None] | None = None,
 ) -> StageStats:
     """Run until SIGTERM/SIGINT; the batch in progress is finished and committed first."""
@@ -79,7 +80,7 @@ def run(
     ensure_topics(conn, pipeline_topics(settings))
     stage = BatchStage(
         conn,
-        StageConfig(group_id=GROUP_ID, topics=[settings.topics.raw_pattern], batch_size=batch_size),
+        StageConfig(group_id=group_id, topics=[settings.topics.raw_pattern], batch_size=batch_size),
         processor,
         on_batch=on_batch,
     )
@@ -93,7 +94,7 @@ def run(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-    log.info("sanitizer started", extra={"topics": settings.topics.raw_pattern, "group": GROUP_ID})
+    log.info("sanitizer started", extra={"topics": settings.topics.raw_pattern, "group": group_id})
     stats = stage.run()
     log.info("sanitizer stopped", extra={"consumed": stats.consumed, "produced": stats.produced})
     return stats
