@@ -9,7 +9,18 @@ from rich.console import Console
 
 from pipeline import __version__
 from pipeline import logging as plog
-from pipeline.cli import consume, demo, detect, produce, run, schemas, stack, topics, validate
+from pipeline.cli import (
+    consume,
+    demo,
+    detect,
+    produce,
+    route,
+    run,
+    schemas,
+    stack,
+    topics,
+    validate,
+)
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -28,6 +39,7 @@ app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
 app.command(name="validate")(validate.validate)
 app.command(name="detect")(detect.detect)
+app.command(name="route")(route.route)
 
 
 @app.command()

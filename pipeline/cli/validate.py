@@ -17,6 +17,7 @@ from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
 from pipeline.events.schemas import parsed_schema, schema_files
+from pipeline.route.config import load_routing
 from pipeline.settings import Settings, load_settings
 
 Check = Callable[[Settings], str]
@@ -39,12 +40,18 @@ def _detection(settings: Settings) -> str:
     return f"{len(ruleset.all_rules())} detection rules"
 
 
+def _routing(settings: Settings) -> str:
+    config = load_routing(settings.rules_dir / "routing.yaml")
+    return f"routing tree with {len(config.receivers)} receivers"
+
+
 def checks() -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
         ("schemas", _schemas),
         ("service catalog", _catalog),
         ("detection rules", _detection),
+        ("alert routing", _routing),
     ]
 
 

@@ -1,0 +1,155 @@
+"""Aggregation groups and the notifications they produce.
+
+A group is one route's alerts that share the values of the route's ``group_by`` labels. Its
+state is a plain JSON object (see :func:`new_group`), so it can live in a changelog-backed
+table. Flush rules, as in Alertmanager:
+
+* a new group waits ``group_wait`` before its first notification (to collect a storm);
+* after each flush the next one is ``group_interval`` later; at a flush, the group notifies
+  when it holds an alert (``dedup_key``) not in its last notification;
+* otherwise it notifies again only when ``repeat_interval`` has passed since the last one;
+* an update of an alert already sent (same ``dedup_key``, higher ``count``) refreshes what
+  the next notification shows but does not by itself cause one: it is not a new page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pipeline.route.matchers import label_text
+from pipeline.route.times import text_us, us_text
+from pipeline.route.tree import RouteNode
+
+Status = Literal["firing", "resolved"]
+Reason = Literal["new", "repeat", "resolved"]
+SEVERITY_ORDER = {"INFO": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
+SAMPLE_LIMIT = 10
+
+
+def group_labels(route: RouteNode, alert: Mapping[str, Any]) -> dict[str, str]:
+    return {name: label_text(alert, name) for name in route.group_by}
+
+
+def group_key(route: RouteNode, labels: Mapping[str, str]) -> str:
+    """Alertmanager-like and stable: ``<route id>:{name="value",...}`` (names sorted)."""
+    inner = ",".join(f"{k}={json.dumps(labels[k])}" for k in sorted(labels))
+    return f"{route.id}:{{{inner}}}"
+
+
+def group_dedup_key(receiver: str, key: str) -> str:
+    """The PagerDuty-style incident key of a group at a receiver: one incident per group."""
+    return "auditpipe:" + hashlib.sha256(f"{receiver}\x1f{key}".encode()).hexdigest()[:32]
+
+
+def new_group(route: RouteNode, labels: dict[str, str], now_us: int) -> dict[str, Any]:
+    return {
+        "route": route.id,
+        "receiver": route.receiver,
+        "labels": labels,
+        "keys": [],
+        "created": now_us,
+        "next_flush": now_us + route.group_wait_us,
+        "last_sent": None,
+        "sent": {},
+    }
+
+
+def flush_reason(
+    group: Mapping[str, Any], visible: Mapping[str, int], now_us: int, repeat_us: int
+) -> Reason | None:
+    """Whether a due group notifies, given its unmuted alerts (dedup_key -> count)."""
+    if not visible:
+        return None
+    if any(k not in group["sent"] for k in visible):
+        return "new"
+    last = group["last_sent"]
+    if last is None or now_us - last >= repeat_us:
+        return "repeat"
+    return None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What one receiver gets for one group at one flush."""
+
+    id: str
+    receiver: str
+    route: str
+    group_key: str
+    group_labels: dict[str, str]
+    status: Status
+    reason: Reason
+    ts: str
+    dedup_key: str
+    severity: str
+    alerts: list[dict[str, Any]]
+    alert_count: int
+    event_count: int
+    new_keys: list[str]
+    first_event_ts: str
+    last_event_ts: str
+    sample_event_ids: list[str]
+    runbooks: list[str]
+
+    @property
+    def title(self) -> str:
+        first = self.alerts[0]["title"] if self.alerts else self.group_key
+        more = f" (+{self.alert_count - 1} more)" if self.alert_count > 1 else ""
+        return f"[{self.status.upper()}] {self.severity} {first}{more}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Notification:
+        return cls(**doc)
+
+
+def build_notification(
+    group: Mapping[str, Any],
+    key: str,
+    alerts: Sequence[Mapping[str, Any]],
+    *,
+    status: Status,
+    reason: Reason,
+    now_us: int,
+    new_keys: Sequence[str],
+    limit: int,
+) -> Notification:
+    """A notification for ``alerts`` (all of the group's shown alerts; capped to ``limit``)."""
+    ordered = sorted(
+        alerts, key=lambda a: (-SEVERITY_ORDER.get(a["severity"], 0), a["ts"], a["dedup_key"])
+    )
+    samples: list[str] = []
+    for alert in ordered:
+        for sid in alert.get("sample_event_ids") or []:
+            if len(samples) < SAMPLE_LIMIT and sid not in samples:
+                samples.append(sid)
+    runbooks = list(dict.fromkeys(a["runbook"] for a in ordered if a.get("runbook")))
+    firsts = [text_us(a["first_event_ts"], "first_event_ts") for a in ordered]
+    lasts = [text_us(a["last_event_ts"], "last_event_ts") for a in ordered]
+    dedup = group_dedup_key(group["receiver"], key)
+    return Notification(
+        id=hashlib.sha256(f"{dedup}\x1f{now_us}\x1f{status}".encode()).hexdigest()[:32],
+        receiver=group["receiver"],
+        route=group["route"],
+        group_key=key,
+        group_labels=dict(group["labels"]),
+        status=status,
+        reason=reason,
+        ts=us_text(now_us),
+        dedup_key=dedup,
+        severity=ordered[0]["severity"] if ordered else "INFO",
+        alerts=[dict(a) for a in ordered[:limit]],
+        alert_count=len(ordered),
+        event_count=sum(int(a["count"]) for a in ordered),
+        new_keys=sorted(new_keys),
+        first_event_ts=us_text(min(firsts)) if firsts else us_text(now_us),
+        last_event_ts=us_text(max(lasts)) if lasts else us_text(now_us),
+        sample_event_ids=samples,
+        runbooks=runbooks,
+    )
