@@ -1,0 +1,187 @@
+"""The scrubber: applies a compiled policy to one event datum.
+
+``Scrubber(policy, keys).scrub(datum)`` returns a new datum (the input is not touched) whose
+``pipeline.scrub`` lists what was treated — field path, detector kind and treatment, never a
+value — and whose ``pipeline.key_version`` names the pseudonym key. ``event_id``,
+``request_id``, ``trace_id``, ``span_id`` and ``ts`` are never altered. Scrubbing a scrubbed
+event changes no value again (pseudonyms, tags and truncated IPs are fixed points).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline.scrub.config import ScrubPolicy
+from pipeline.scrub.detectors import DETECTORS, Finding, resolve
+from pipeline.scrub.engines import Scanner, build_scanner
+from pipeline.scrub.fields import deep_copy, locate
+from pipeline.scrub.keys import ScrubKeys
+from pipeline.scrub.treatments import Pseudonymizer, mask, redact, truncate_ip
+
+Place = tuple[Any, Any, str]  # (container, key or index, field path)
+
+
+def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:
+    return {"field": path, "kind": kind, "treatment": treatment}
+
+
+class _Work:
+    """What one scrub call collects: free-text strings to scan, drops, remarks."""
+
+    __slots__ = ("drops", "places", "remarks", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.places: list[Place] = []
+        self.drops: list[Place] = []
+        self.remarks: list[dict[str, str]] = []
+
+
+class Scrubber:
+    def __init__(self, policy: ScrubPolicy, keys: ScrubKeys, engine: str | None = None) -> None:
+        self.policy = policy
+        self.detectors = tuple(DETECTORS.values())
+        self.scanner: Scanner = build_scanner(engine or policy.engine, self.detectors)
+        self.pseudonymize = Pseudonymizer(keys)
+        self.key_version = keys.active
+        self._findings = dict(policy.findings)
+        active = [r for r in policy.rules if r.treatment != "keep" or r.overrides]
+        # plain record paths (most rules) are walked inline; arrays and maps through locate()
+        self._scalars = tuple(
+            (r.segments[:-1], r.segments[-1], r.selector, r.treatment)
+            for r in active
+            if r.container == "scalar" and "[]" not in r.segments
+        )
+        self._others = tuple(r for r in active if r.container != "scalar" or "[]" in r.segments)
+
+    def scrub(self, datum: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = deep_copy(datum)
+        work = _Work()
+        for parents, last, path, treatment in self._scalars:
+            node: Any = out
+            for step in parents:
+                node = node.get(step)
+                if node is None:
+                    break
+            else:
+                value = node.get(last)
+                if type(value) is str and value:
+                    self._field(work, node, last, path, value, treatment, "scalar")
+        for rule in self._others:
+            for container, key, path in locate(out, rule.segments):
+                value = container[key]
+                if type(value) is str and value:
+                    treatment = rule.overrides.get(key, rule.treatment)
+                    self._field(work, container, key, path, value, treatment, rule.container)
+        if work.texts:
+            self._detect(work.texts, work.places, work.remarks)
+        _drop(work.drops)
+        info = out.get("pipeline")
+        if not isinstance(info, dict):
+            info = {
+                "received_ts": None,
+                "processed_ts": None,
+                "enrichment": {},
+                "scrub": [],
+                "key_version": None,
+            }
+            out["pipeline"] = info
+        info["scrub"] = [*(info.get("scrub") or []), *work.remarks]
+        info["key_version"] = self.key_version
+        return out
+
+    def _field(
+        self,
+        work: _Work,
+        container: Any,
+        key: Any,
+        path: str,
+        value: str,
+        treatment: str,
+        shape: str,
+    ) -> None:
+        if treatment == "keep":
+            return
+        if treatment == "detect":
+            work.texts.append(value)
+            work.places.append((container, key, path))
+            return
+        kind = "field"
+        if treatment == "pseudonymize":
+            if not self.pseudonymize.is_pseudonym(value):
+                container[key] = self.pseudonymize(value)
+        elif treatment == "truncate":
+            truncated = truncate_ip(value)
+            if truncated is None:  # not an address: treat it as free text
+                work.texts.append(value)
+                work.places.append((container, key, path))
+                return
+            container[key] = truncated
+            kind = "ipv6" if ":" in value else "ipv4"
+        elif treatment == "redact":
+            container[key] = redact("redacted")
+        elif treatment == "mask":
+            container[key] = mask(value, "masked")
+        else:  # drop
+            work.drops.append((container, key, shape))
+        work.remarks.append(_remark(path, kind, treatment))
+
+    def _detect(self, texts: list[str], places: list[Place], remarks: list[dict[str, str]]) -> None:
+        hits = self.scanner.scan(texts)
+        if not hits:
+            return
+        by_text: dict[int, list[int]] = {}
+        for ti, di in hits:
+            if ti < len(texts):
+                by_text.setdefault(ti, []).append(di)
+        for ti in sorted(by_text):
+            text = texts[ti]
+            found: list[Finding] = []
+            for di in by_text[ti]:
+                found.extend(self.detectors[di].find(text))
+            if found:
+                container, key, path = places[ti]
+                container[key] = self._treat(text, found, path, remarks)
+
+    def treat_text(self, text: str) -> tuple[str, list[dict[str, str]]]:
+        """Detect and treat one free-text string (for tests and tools)."""
+        remarks: list[dict[str, str]] = []
+        holder = {"v": text}
+        self._detect([text], [(holder, "v", "text")], remarks)
+        return holder["v"], remarks
+
+    def _treat(
+        self, text: str, found: Sequence[Finding], path: str, remarks: list[dict[str, str]]
+    ) -> str:
+        pieces: list[str] = []
+        pos = 0
+        for start, end, finding, exact in resolve(list(found)):
+            kind = finding.kind
+            treatment = self._findings[kind] if exact else "redact"
+            value = text[start:end]
+            if treatment == "mask":
+                new = mask(value, kind)
+            elif treatment == "truncate":
+                new = truncate_ip(value) or redact(kind)
+            elif treatment == "pseudonymize":
+                new = value if self.pseudonymize.is_pseudonym(value) else self.pseudonymize(value)
+            else:
+                new = redact(kind)
+            pieces.append(text[pos:start])
+            pieces.append(new)
+            pos = end
+            remarks.append(_remark(path, kind, treatment))
+        pieces.append(text[pos:])
+        return "".join(pieces)
+
+
+def _drop(drops: list[Place]) -> None:
+    """Remove map entries and array items (last index first); null optional scalars."""
+    for container, key, shape in sorted(
+        drops, key=lambda d: d[1] if isinstance(d[1], int) else -1, reverse=True
+    ):
+        if shape == "scalar":
+            container[key] = None
+        else:
+            del container[key]

@@ -1,0 +1,170 @@
+"""Checksum and structure checks that turn a regex candidate into a finding.
+
+Each check takes the candidate text (never logs it) and answers yes or no; the ``best_*``
+helpers also shrink a greedy candidate (``4111 1111 1111 1111 2``) to the valid part.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+
+import orjson
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum.exceptions import ValidationError
+
+_DIGIT_RUNS = re.compile(r"\d+", re.ASCII)
+_WORDS = re.compile(r"[A-Z0-9]+", re.ASCII)
+
+# (prefix lo, prefix hi, allowed lengths): issuer identification ranges of the card brands
+# we recognise (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir).
+_IIN_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # Amex
+    (37, 37, frozenset({15})),  # Amex
+    (6011, 6011, frozenset(range(16, 20))),  # Discover
+    (644, 649, frozenset(range(16, 20))),  # Discover
+    (65, 65, frozenset(range(16, 20))),  # Discover
+    (300, 305, frozenset(range(14, 20))),  # Diners Club
+    (36, 36, frozenset(range(14, 20))),  # Diners Club
+    (38, 39, frozenset(range(14, 20))),  # Diners Club
+    (3528, 3589, frozenset(range(16, 20))),  # JCB
+    (62, 62, frozenset(range(16, 20))),  # UnionPay
+    (2200, 2204, frozenset(range(16, 20))),  # Mir
+    (50, 50, frozenset(range(12, 20))),  # Maestro
+    (56, 58, frozenset(range(12, 20))),  # Maestro
+    (6304, 6304, frozenset(range(12, 20))),  # Maestro
+    (6759, 6759, frozenset(range(12, 20))),  # Maestro UK
+    (6761, 6763, frozenset(range(12, 20))),  # Maestro
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def known_iin(digits: str) -> bool:
+    n = len(digits)
+    for lo, hi, lengths in _IIN_RANGES:
+        width = len(str(lo))
+        if n in lengths and lo <= int(digits[:width]) <= hi:
+            return True
+    return False
+
+
+def card_ok(digits: str) -> bool:
+    """13-19 digits, a known issuer prefix and a valid Luhn check digit."""
+    return 13 <= len(digits) <= 19 and known_iin(digits) and luhn_ok(digits)
+
+
+def _group_ranges(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Contiguous runs of groups (i, j), longest first."""
+    n = len(spans)
+    ranges = [(i, j) for i in range(n) for j in range(i, n)]
+    ranges.sort(key=lambda r: (r[0] - r[1], r[0]))
+    return ranges
+
+
+def best_cards(candidate: str) -> list[tuple[int, int]]:
+    """Spans (within ``candidate``) of the digit-group runs that are cards, longest first,
+    not overlapping: ``12 4111 1111 1111 1111 7`` has one, two cards in a row have two."""
+    spans = [m.span() for m in _DIGIT_RUNS.finditer(candidate)][:64]
+    found: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for i, j in _group_ranges(spans):
+        if taken.intersection(range(i, j + 1)):
+            continue
+        digits = "".join(candidate[s:e] for s, e in spans[i : j + 1])
+        if 13 <= len(digits) <= 19 and card_ok(digits):
+            found.append((spans[i][0], spans[j][1]))
+            taken.update(range(i, j + 1))
+    return found
+
+
+def iban_ok(compact: str) -> bool:
+    try:
+        _iban.validate(compact)
+    except ValidationError:
+        return False
+    return True
+
+
+def best_iban(candidate: str) -> tuple[int, int] | None:
+    """Longest prefix of space-separated groups that is a valid IBAN (mod 97 + country)."""
+    spans = [m.span() for m in _WORDS.finditer(candidate)]
+    for j in range(len(spans) - 1, -1, -1):
+        compact = "".join(candidate[s:e] for s, e in spans[: j + 1])
+        if 15 <= len(compact) <= 34 and iban_ok(compact):
+            return spans[0][0], spans[j][1]
+    return None
+
+
+def ssn_ok(area: str, group: str, serial: str) -> bool:
+    """US SSN ranges: area not 000, 666 or 9xx; group not 00; serial not 0000."""
+    a = int(area)
+    return a != 0 and a != 666 and a < 900 and group != "00" and serial != "0000"
+
+
+def phone_ok(digits: str) -> bool:
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def best_phone(candidate: str) -> tuple[int, int] | None:
+    """Drop trailing digit groups until the rest is a valid international number."""
+    spans = [m.span() for m in _DIGIT_RUNS.finditer(candidate)]
+    for j in range(len(spans) - 1, -1, -1):
+        digits = "".join(candidate[s:e] for s, e in spans[: j + 1])
+        if len(digits) < 7:
+            return None
+        if len(digits) <= 15 and phone_ok(digits):
+            return 0, spans[j][1]
+    return None
+
+
+def ipv4_ok(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def ipv6_ok(text: str) -> bool:
+    if text.count(":") < 2:
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def jwt_ok(token: str) -> bool:
+    """Three base64url parts whose first decodes to a JSON object with an ``alg``."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        return False
+    head = parts[0]
+    try:
+        raw = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+        doc = orjson.loads(raw)
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(doc, dict) and "alg" in doc

@@ -1,0 +1,118 @@
+"""What each detector finds in free text, and the look-alikes it must leave alone."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.scrub.detectors import DETECTORS, Finding, resolve
+from pipeline.scrub.engines import HyperscanScanner, Re2Scanner, ReScanner, build_scanner
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    found = [f for d in DETECTORS.values() for f in d.find(text)]
+    return [(f.kind, text[s:e]) for s, e, f, _ in resolve(found)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail bob.smith+x@mail.example.co.uk now", [("email", "bob.smith+x@mail.example.co.uk")]),
+        ("call +49 30 901820 today", [("phone", "+49 30 901820")]),
+        ("tel +44 20 7946 0958.", [("phone", "+44 20 7946 0958")]),
+        ("card 5500-0000-0000-0004 ok", [("card", "5500-0000-0000-0004")]),
+        ("amex 3782 822463 10005", [("card", "3782 822463 10005")]),
+        ("iban GB82 WEST 1234 5698 7654 32", [("iban", "GB82 WEST 1234 5698 7654 32")]),
+        ("ssn 078-05-1120", [("ssn", "078-05-1120")]),
+        ("from 203.0.113.7:443", [("ipv4", "203.0.113.7")]),
+        ("via http://10.1.2.3/x", [("ipv4", "10.1.2.3")]),
+        ("client 2001:db8:85a3::8a2e:370:7334 ok", [("ipv6", "2001:db8:85a3::8a2e:370:7334")]),
+        ("key AKIAIOSFODNN7EXAMPLE", [("aws_access_key", "AKIAIOSFODNN7EXAMPLE")]),
+        (
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            [("aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")],
+        ),
+        ("t ghp_" + "a" * 36, [("github_token", "ghp_" + "a" * 36)]),
+        ("xoxb-1234567890-abcdefghij", [("slack_token", "xoxb-1234567890-abcdefghij")]),
+        ("sk_live_" + "4" * 24, [("stripe_key", "sk_live_" + "4" * 24)]),
+        ("AIza" + "B" * 35, [("google_api_key", "AIza" + "B" * 35)]),
+        ("Authorization: Bearer abc.def-ghi", [("bearer_token", "abc.def-ghi")]),
+        ("redis://app:s3cret@cache/0", [("url_credentials", "app:s3cret")]),
+        ('{"db_password": "p\\"w"}', [("secret", 'p\\"w')]),
+        ("x-api-key: abcdef123", [("secret", "abcdef123")]),
+        ("client_secret='hunter2'", [("secret", "hunter2")]),
+    ],
+)
+def test_finds(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "release v1.2.3.4 deployed",
+        "version 10.0.1.2",
+        "Mozilla/5.0 Chrome/120.0.0.0 Safari/537.36",
+        "lib 1.2.3.4.5",
+        "order 4111111111111112",
+        "ts 1730455200123",
+        "event 0b9f3f8e-4f7e-4a8e-9a51-1d1c6f0c2f11",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b",
+        "at 2026-11-01T10:00:00.123456Z in 10:00:05",
+        "mac 00:1a:2b:3c:4d:5e",
+        "arn:aws:iam::123456789012:role/Admin",
+        "max_tokens=512 token_count=3",
+        "amount EUR 1,234.56, HTTP 404",
+        "ssn-like 666-12-3456 and 000-12-3456",
+        "password=[secret] and token: ***",
+    ],
+)
+def test_leaves_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+def test_bare_dotted_quad_counts_as_an_address() -> None:
+    # the documented rule: without a version marker, a valid dotted quad is an IP (fail closed)
+    assert kinds("build hosts 1.2.3.4 and 5.6.7.8") == [("ipv4", "1.2.3.4"), ("ipv4", "5.6.7.8")]
+
+
+def test_private_key_block_and_a_truncated_one() -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"
+    assert kinds(f"key: {block} end") == [("private_key", block)]
+    cut = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+    assert kinds(f"x {cut}") == [("private_key", cut)]
+
+
+def test_overlaps_merge_into_the_most_important_kind() -> None:
+    merged = resolve([Finding(0, 10, "secret", 5), Finding(5, 25, "card", 6)])
+    assert len(merged) == 1
+    start, end, finding, exact = merged[0]
+    assert (start, end, finding.kind, exact) == (0, 25, "secret", False)
+    assert resolve([Finding(0, 4, "email", 9), Finding(6, 9, "ipv4", 12)])[1][3] is True
+
+
+@pytest.mark.parametrize("scanner", [HyperscanScanner, Re2Scanner, ReScanner])
+def test_engines_map_hits_to_strings(scanner: type) -> None:
+    detectors = tuple(DETECTORS.values())
+    names = [d.name for d in detectors]
+    hits = scanner(detectors).scan(["nothing here", "mail a@b.example", "card 4111111111111111"])
+    by_text = {(i, names[d]) for i, d in hits}
+    assert (1, "email") in by_text
+    assert (2, "card") in by_text
+    if scanner is not Re2Scanner:  # RE2 sets say which patterns fired, not where
+        assert not any(i == 0 for i, _ in by_text)
+
+
+def test_auto_engine_falls_back_when_libraries_are_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    detectors = tuple(DETECTORS.values())
+    assert build_scanner("auto", detectors).name == "hyperscan"
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import now raises ImportError
+    assert build_scanner("auto", detectors).name == "re2"
+    monkeypatch.setitem(sys.modules, "re2", None)
+    assert build_scanner("auto", detectors).name == "re"
+    with pytest.raises(ConfigError, match="not installed"):
+        build_scanner("hyperscan", detectors)

@@ -1,0 +1,178 @@
+"""The scrubber on whole events: examples, then properties (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import random
+from typing import Any
+
+import fastavro
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.events import jsonform
+from pipeline.events.schemas import AUDIT_EVENT, raw_schema
+from pipeline.scrub import Scrubber, ScrubKeys, parse_policy
+from pipeline.scrub.treatments import Pseudonymizer
+from tests.unit.events.strategies import events
+from tests.unit.scrub.corpus import SENSITIVE
+from tests.unit.scrub.helpers import KEYS, SCHEMA, event, scrubber, shipped_policy, strings
+
+WRITER = fastavro.parse_schema(raw_schema(AUDIT_EVENT))
+IDS = ("event_id", "request_id", "trace_id", "span_id", "ts")
+
+
+def test_applies_the_shipped_policy() -> None:
+    datum = event(
+        actor={
+            "id": "alice@example.com",
+            "type": "user",
+            "ip": "203.0.113.77",
+            "session_id": "4f1c2b",
+            "user_agent": "curl/8.4.0 (contact ops@example.com)",
+            "roles": ["admin"],
+        },
+        target={"type": "user", "id": "usr_1", "owner_id": "bob@example.com"},
+        details={"note": "card 4111 1111 1111 1111 from 10.0.0.9", "format": "csv"},
+    )
+    out = scrubber().scrub(datum)
+    pseudo = Pseudonymizer(KEYS)
+    assert out["actor"]["id"] == pseudo("alice@example.com")  # the whole id, not "[email]"
+    assert out["actor"]["session_id"] == pseudo("4f1c2b")
+    assert out["target"]["owner_id"] == pseudo("bob@example.com")
+    assert out["actor"]["ip"] == "203.0.113.0"
+    assert out["actor"]["user_agent"] == "curl/8.4.0 (contact [email])"
+    assert out["details"] == {"note": "card [card:…1111] from 10.0.0.0", "format": "csv"}
+    assert out["pipeline"]["key_version"] == "k1"
+    assert {(r["field"], r["kind"], r["treatment"]) for r in out["pipeline"]["scrub"]} == {
+        ("actor.id", "field", "pseudonymize"),
+        ("actor.session_id", "field", "pseudonymize"),
+        ("target.owner_id", "field", "pseudonymize"),
+        ("actor.ip", "ipv4", "truncate"),
+        ("actor.user_agent", "email", "redact"),
+        ("details.note", "card", "mask"),
+        ("details.note", "ipv4", "truncate"),
+    }
+    for name in IDS:
+        assert out[name] == datum[name]
+
+
+def test_non_ip_in_the_ip_field_is_scanned_as_text() -> None:
+    datum = event(actor={"id": "u", "type": "user", "ip": "unknown, alice@example.com"})
+    assert scrubber().scrub(datum)["actor"]["ip"] == "unknown, [email]"
+
+
+def test_drop_and_map_key_overrides() -> None:
+    policy = parse_policy(
+        "version: 1\nfields:\n  details.*: detect\n  details.password: drop\n"
+        "  actor.user_agent: drop\n  actor.roles: redact\n",
+        "p.yaml",
+    )
+    datum = event(
+        actor={"id": "u", "type": "user", "user_agent": "x", "roles": ["a", "b"]},
+        details={"password": "hunter2", "note": "ok"},
+    )
+    out = Scrubber(policy, KEYS).scrub(datum)
+    assert out["details"] == {"note": "ok"}
+    assert out["actor"]["user_agent"] is None
+    assert out["actor"]["roles"] == ["[redacted]", "[redacted]"]
+    assert datum["details"]["password"] == "hunter2"  # input untouched
+
+
+def test_keeps_earlier_pipeline_info() -> None:
+    datum = event(pipeline={"enrichment": {"team": "payments"}, "scrub": []})
+    out = scrubber().scrub(datum)
+    assert out["pipeline"]["enrichment"] == {"team": "payments"}
+
+
+def test_rotation_changes_prefix_and_keeps_old_pseudonyms() -> None:
+    datum = event(actor={"id": "alice@example.com", "type": "user"})
+    first = scrubber().scrub(datum)
+    rotated = Scrubber(shipped_policy(), ScrubKeys(KEYS.keys, "k2"))
+    second = rotated.scrub(datum)
+    assert first["actor"]["id"].startswith("ps:k1:")
+    assert second["actor"]["id"].startswith("ps:k2:")
+    assert second["pipeline"]["key_version"] == "k2"
+    # an event scrubbed under k1 keeps its k1 pseudonym (it holds nothing personal)
+    assert rotated.scrub(first)["actor"]["id"] == first["actor"]["id"]
+
+
+# --- properties -----------------------------------------------------------------------------
+
+seeded = st.builds(
+    lambda kind, seed: SENSITIVE[kind](random.Random(seed)),
+    st.sampled_from(sorted(SENSITIVE)),
+    st.integers(min_value=0, max_value=2**32),
+)
+filler = st.sampled_from(["", "note: ", "user said ", "x=1 ", "(", "failed for "])
+
+
+@st.composite
+def events_with_pii(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
+    doc = draw(events())
+    values = []
+    details = dict(doc.get("details", {}))
+    for i in range(draw(st.integers(min_value=1, max_value=4))):
+        sample = draw(seeded)
+        values.append(sample.value)
+        details[f"seeded{i}"] = draw(filler) + sample.fragment + draw(filler)
+    doc["details"] = details
+    ua = draw(st.none() | seeded)
+    if ua is not None:
+        doc["actor"] = {**doc["actor"], "user_agent": f"app/1.0 {ua.fragment}"}
+        values.append(ua.value)
+    return jsonform.from_json(SCHEMA, doc), values
+
+
+def _without_remarks(datum: dict[str, Any]) -> dict[str, Any]:
+    out = dict(datum)
+    out["pipeline"] = {**out["pipeline"], "scrub": None}
+    return out
+
+
+def _avro_round_trip(datum: dict[str, Any]) -> dict[str, Any]:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, WRITER, datum)
+    buf.seek(0)
+    result = fastavro.schemaless_reader(buf, WRITER, None)
+    assert isinstance(result, dict)
+    return result
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events_with_pii())
+def test_never_leaks_a_seeded_value_nor_touches_ids(case: tuple[dict[str, Any], list[str]]) -> None:
+    datum, values = case
+    before = copy.deepcopy(datum)
+    out = scrubber().scrub(datum)
+    assert datum == before, "the input is not modified"
+    texts = list(strings(out))
+    for value in values:
+        assert not any(value in t for t in texts)
+    for name in IDS:
+        assert out[name] == datum[name]
+    for remark in out["pipeline"]["scrub"][len((datum.get("pipeline") or {}).get("scrub") or []) :]:
+        assert set(remark) == {"field", "kind", "treatment"}
+        assert not any(v in s for v in values for s in remark.values())
+    assert _avro_round_trip(out) == out
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_with_pii())
+def test_scrubbing_twice_changes_no_value(case: tuple[dict[str, Any], list[str]]) -> None:
+    once = scrubber().scrub(case[0])
+    twice = scrubber().scrub(once)
+    assert _without_remarks(twice) == _without_remarks(once)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events(), st.sampled_from(["hyperscan", "re2", "re"]))
+def test_engines_agree_and_pseudonyms_are_stable(doc: dict[str, Any], engine: str) -> None:
+    datum = jsonform.from_json(SCHEMA, doc)
+    out = scrubber(engine).scrub(datum)
+    assert out == scrubber("hyperscan").scrub(datum)
+    original = datum["actor"]["id"]
+    pseudo = Pseudonymizer(KEYS)
+    if original and not pseudo.is_pseudonym(original):
+        assert out["actor"]["id"] == pseudo(original)
