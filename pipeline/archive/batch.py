@@ -1,0 +1,220 @@
+"""Batches: a run of consecutive offsets of one topic-partition, written as one Avro container.
+
+The archiver never decodes events: a Kafka value in the Confluent wire format (magic 0, 4-byte
+big-endian schema id, Avro binary body) is split into schema id and body, and the bodies go into
+the container as they are (``ocf``). The two fields the manifest needs, ``event_id`` and ``ts``,
+are the first two fields of ``AuditEvent`` (a string and a long), so ``peek_id_ts`` reads them
+from the body's first bytes; ``check_layout`` refuses a schema where that is not so.
+
+``Batcher`` cuts per partition by count, bytes or age, and whenever the schema id changes (an
+OCF has one writer schema) or an offset is skipped (a batch covers consecutive offsets only).
+It does no I/O: the caller passes the time and writes what comes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import fastavro
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.archive import layout, ocf
+from pipeline.errors import ConfigError, DeserializationError
+
+WIRE_MAGIC = 0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def split_wire(value: bytes) -> tuple[int, bytes]:
+    """(schema id, Avro body) of a Confluent wire-format value."""
+    if len(value) < 5 or value[0] != WIRE_MAGIC:
+        raise DeserializationError("not in the Confluent wire format (magic byte 0 + schema id)")
+    return int.from_bytes(value[1:5], "big"), value[5:]
+
+
+def check_layout(schema: dict[str, Any]) -> None:
+    """Refuse a schema whose first fields are not ``event_id: string``, ``ts: long``."""
+    fields = schema.get("fields", [])
+    names = [(f.get("name"), f.get("type")) for f in fields[:2]]
+    ok = (
+        len(names) == 2
+        and names[0] == ("event_id", "string")
+        and names[1][0] == "ts"
+        and isinstance(names[1][1], dict)
+        and names[1][1].get("type") == "long"
+        and names[1][1].get("logicalType") == "timestamp-micros"
+    )
+    if not ok:
+        raise ConfigError(
+            "archive needs a schema starting with event_id: string, ts: timestamp-micros"
+        )
+
+
+def schema_sha256(schema: dict[str, Any]) -> str:
+    """SHA-256 of the schema's Parsing Canonical Form (hex)."""
+    canonical = fastavro.schema.to_parsing_canonical_form(schema)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _read_long(buf: bytes, pos: int) -> tuple[int, int]:
+    # inlined copy of ocf.read_long for the hot path; errors surface as IndexError
+    b = buf[pos]
+    n = b & 0x7F
+    shift = 7
+    pos += 1
+    while b & 0x80:
+        b = buf[pos]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        pos += 1
+    return (n >> 1) ^ -(n & 1), pos
+
+
+def peek_id_ts(body: bytes) -> tuple[str, int]:
+    """``event_id`` and ``ts`` (µs since the epoch) from the first bytes of an AuditEvent body."""
+    try:
+        size, pos = _read_long(body, 0)
+        end = pos + size
+        if size < 0 or end > len(body):
+            raise IndexError
+        event_id = body[pos:end].decode()
+        ts, _ = _read_long(body, end)
+    except (IndexError, UnicodeDecodeError):
+        raise DeserializationError("body does not start with event_id and ts", raw=body) from None
+    return event_id, ts
+
+
+def micros_to_datetime(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def micros_to_date(micros: int) -> date:
+    return micros_to_datetime(micros).date()
+
+
+def peek_ts(body: bytes) -> int:
+    return peek_id_ts(body)[1]
+
+
+class BatchLimits(BaseModel):
+    """When a batch is cut (whichever comes first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_events: int = Field(10_000, ge=1)
+    max_bytes: int = Field(8 * 1024 * 1024, ge=1)
+    max_age_s: float = Field(60.0, gt=0)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Consecutive records of one topic-partition, in offset order."""
+
+    topic: str
+    partition: int
+    schema_id: int | None
+    first_offset: int
+    bodies: list[bytes] = field(default_factory=list)
+    ts: list[int] = field(default_factory=list)  # each body's ts (µs)
+    size: int = 0
+    opened: float = 0.0  # monotonic time of the first record
+
+    @property
+    def last_offset(self) -> int:
+        return self.first_offset + len(self.bodies) - 1
+
+    @property
+    def count(self) -> int:
+        return len(self.bodies)
+
+    def append(self, body: bytes, ts: int) -> None:
+        self.bodies.append(body)
+        self.ts.append(ts)
+        self.size += len(body)
+
+    def object_key(self) -> str:
+        return layout.batch_key(
+            self.topic,
+            self.partition,
+            self.first_offset,
+            self.last_offset,
+            micros_to_date(self.ts[0]),
+        )
+
+    def sync_marker(self) -> bytes:
+        """Deterministic, so a rebuilt batch has identical bytes (idempotent retries)."""
+        seed = f"auditpipe-ocf\x00{self.topic}\x00{self.partition}\x00{self.first_offset}"
+        return hashlib.sha256(seed.encode()).digest()[: ocf.SYNC_SIZE]
+
+    def to_ocf(self, schema_json: str, codec: str = ocf.DEFAULT_CODEC) -> bytes:
+        return ocf.write_ocf(schema_json, self.bodies, sync=self.sync_marker(), codec=codec)
+
+
+def batch_of(
+    topic: str,
+    partition: int,
+    first_offset: int,
+    bodies: list[bytes],
+    schema_id: int | None = None,
+) -> Batch:
+    """A batch of already-collected bodies at consecutive offsets from ``first_offset``."""
+    if not bodies:
+        raise ValueError("a batch holds at least one event")
+    ts = [peek_ts(b) for b in bodies]
+    return Batch(topic, partition, schema_id, first_offset, bodies, ts, sum(map(len, bodies)))
+
+
+class Batcher:
+    """Per-partition batching by count, bytes and age; pure (the caller supplies the clock)."""
+
+    def __init__(
+        self, topic: str, limits: BatchLimits, archived: dict[int, int] | None = None
+    ) -> None:
+        self.topic = layout.check_topic(topic)
+        self.limits = limits
+        self._open: dict[int, Batch] = {}
+        # last archived offset per partition: redelivered records up to it are skipped
+        self._done: dict[int, int] = dict(archived or {})
+
+    def add(
+        self, partition: int, offset: int, schema_id: int | None, body: bytes, now: float
+    ) -> list[Batch]:
+        """Add one record; return the batches this closes (zero, one or two)."""
+        if offset <= self._done.get(partition, -1):
+            return []  # already archived (redelivery after a rebalance or crash)
+        ready: list[Batch] = []
+        current = self._open.get(partition)
+        if current is not None:
+            if offset <= current.last_offset:
+                return []  # duplicate within the open batch
+            if offset != current.last_offset + 1 or schema_id != current.schema_id:
+                ready.append(self._close(partition))
+                current = None
+        if current is None:
+            current = Batch(self.topic, partition, schema_id, offset, opened=now)
+            self._open[partition] = current
+        current.append(body, peek_ts(body))
+        lim = self.limits
+        if current.count >= lim.max_events or current.size >= lim.max_bytes:
+            ready.append(self._close(partition))
+        return ready
+
+    def due(self, now: float) -> list[Batch]:
+        """Batches older than ``max_age_s`` (call periodically, also when no records arrive)."""
+        old = [p for p, b in self._open.items() if now - b.opened >= self.limits.max_age_s]
+        return [self._close(p) for p in old]
+
+    def flush(self) -> list[Batch]:
+        return [self._close(p) for p in list(self._open)]
+
+    def revoke(self, partition: int) -> None:
+        """Drop a partition's open batch (its records will be redelivered to the new owner)."""
+        self._open.pop(partition, None)
+
+    def _close(self, partition: int) -> Batch:
+        batch = self._open.pop(partition)
+        self._done[partition] = batch.last_offset
+        return batch

@@ -1,0 +1,116 @@
+"""RFC 6962 (Certificate Transparency) Merkle trees over event bodies, with inclusion proofs.
+
+Leaf hash = SHA-256(0x00 || raw Avro body), node = SHA-256(0x01 || left || right); a tree of n
+leaves splits at k, the largest power of two smaller than n. Written by hand: it is ~80 lines on
+hashlib, the hot path needs list-comprehension speed, and the tests check it against RFC 6962's
+recursive definition and Certificate Transparency's published test vectors.
+
+The root is computed level by level: pair neighbours left to right and carry an unpaired last
+node up unchanged. That is the same tree as RFC 6962's recursive split, and in Python it runs as
+list comprehensions (≈ 2M hashes/s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(body: bytes) -> bytes:
+    return hashlib.sha256(LEAF_PREFIX + body).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def leaf_hashes_of(bodies: Sequence[bytes]) -> list[bytes]:
+    """Leaf hashes of separate bodies (the writer's hot path)."""
+    sha = hashlib.sha256
+    return [sha(LEAF_PREFIX + b).digest() for b in bodies]
+
+
+def leaf_hashes(data: bytes, bounds: Sequence[int]) -> list[bytes]:
+    """Leaf hashes of the records ``data[bounds[i]:bounds[i + 1]]`` (the verifier's hot path)."""
+    mv = memoryview(data)
+    base = hashlib.sha256(LEAF_PREFIX)
+    out: list[bytes] = []
+    append = out.append
+    for a, b in itertools.pairwise(bounds):
+        h = base.copy()
+        h.update(mv[a:b])
+        append(h.digest())
+    return out
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """Merkle tree hash of the given leaf hashes (RFC 6962 MTH)."""
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    sha = hashlib.sha256
+    while len(level) > 1:
+        it = iter(level)
+        nxt = [sha(NODE_PREFIX + a + b).digest() for a, b in zip(it, it, strict=False)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly smaller than ``n`` (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """RFC 6962 PATH(index, D[n]): sibling hashes from the leaf up to the root."""
+    n = len(leaves)
+    if not 0 <= index < n:
+        raise IndexError(f"leaf index {index} out of range for a tree of {n}")
+    path: list[bytes] = []
+    lo, hi, m = 0, n, index
+    # walk down from the root, collecting the sibling subtree at each split, then reverse
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            path.append(root(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            path.append(root(leaves[lo : lo + k]))
+            lo, m = lo + k, m - k
+    path.reverse()
+    return path
+
+
+def root_from_proof(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
+    """The root implied by an inclusion proof (RFC 9162 §2.1.3.2), or None if malformed."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes
+) -> bool:
+    """Whether ``path`` proves leaf hash ``leaf`` is at ``index`` of the tree ``expected_root``."""
+    return root_from_proof(leaf, index, size, path) == expected_root
