@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.archive.s3client import ensure_object_lock_bucket
-from pipeline.archive.s3store import ObjectConflictError, S3ObjectLockStore
+from pipeline.archive.s3store import S3ObjectLockStore
+from pipeline.archive.store import ObjectConflictError, ObjectNotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,7 +38,7 @@ def test_write_once_and_retry_is_idempotent(store: S3ObjectLockStore) -> None:
     assert store.get(key) == b"batch-bytes"
     assert store.exists(key)
     assert not store.exists(key + ".nope")
-    with pytest.raises(KeyError):
+    with pytest.raises(ObjectNotFoundError):
         store.get(key + ".nope")
     assert list(store.list("events/")) == [key]
     retention = store.s3.get_object_retention(Bucket=store.bucket, Key=store.prefix + key)

@@ -1,0 +1,181 @@
+"""The streaming archiver: ``audit.events`` → signed, hash-chained batches in one region.
+
+Run one per region, each in its own consumer group (``auditpipe-archiver-<region>``), so an
+outage of one region never holds up the other: the one that was down catches up from Kafka
+when it returns (``audit.events`` keeps 14 days; see pipeline/kafka/topics.py).
+
+The archive, not the consumer group, is the source of truth for where to resume: on
+assignment each partition is positioned right after the last archived offset, and records up
+to it are skipped. Offsets are committed only after a batch, its manifest and signature are
+durable in the store; a store failure is retried with backoff and nothing is committed
+meanwhile. A batch rebuilt after a crash has identical bytes (deterministic key and sync
+marker), so its retried write is a no-op.
+
+Record values are taken as Avro bodies without decoding (the Confluent wire header is
+stripped), which is what makes the archiver fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from pipeline.archive.batch import Batch, Batcher, BatchLimits
+from pipeline.archive.keys import Signer
+from pipeline.archive.store import Store
+from pipeline.archive.writer import ArchiveWriter
+from pipeline.errors import PipelineError, RetryableError
+from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
+from pipeline.events.serde import schema_id_of
+from pipeline.kafka.config import KafkaConnection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArchiverStats:
+    records: int = 0
+    batches: int = 0
+    events_archived: int = 0
+    checkpoints: int = 0
+    store_retries: int = 0
+    skipped: int = 0
+
+
+class ArchiverStage:
+    def __init__(
+        self,
+        conn: KafkaConnection,
+        store: Store,
+        signer: Signer,
+        *,
+        topic: str,
+        region: str,
+        limits: BatchLimits | None = None,
+        checkpoint_interval_s: float = 60.0,
+        group_id: str | None = None,
+        on_batch: Callable[[ArchiverStats], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.topic = topic
+        self.region = region
+        self.limits = limits or BatchLimits()
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.stats = ArchiverStats()
+        self._on_batch = on_batch
+        self._stop = threading.Event()
+        self.writer = ArchiveWriter.open(
+            store, signer, topic, raw_schema(AUDIT_EVENT), schema_text(AUDIT_EVENT)
+        )
+        heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}
+        self.batcher = Batcher(topic, self.limits, heads)
+        self.consumer = Consumer(
+            {
+                **conn.to_librdkafka(),
+                "group.id": group_id or f"auditpipe-archiver-{region}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "logger": logging.getLogger("pipeline.kafka.librdkafka"),
+            }
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            head = self.writer.state.last_offset(tp.partition)
+            tp.offset = head + 1 if head >= 0 else OFFSET_BEGINNING
+        consumer.assign(partitions)
+        log.info(
+            "partitions assigned",
+            extra={"region": self.region, "partitions": [tp.partition for tp in partitions]},
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self.batcher.revoke(tp.partition)
+        consumer.unassign()
+
+    def run(self) -> ArchiverStats:
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        last_checkpoint = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                ready: list[Batch] = []
+                for msg in self.consumer.consume(1000, 0.2):
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("consumer error", extra={"error": err.str()})
+                        continue
+                    self.stats.records += 1
+                    value = msg.value() or b""
+                    try:
+                        schema_id = schema_id_of(value)
+                    except PipelineError:
+                        # audit.events holds only what the sanitizer wrote; count, never stop
+                        self.stats.skipped += 1
+                        continue
+                    ready.extend(
+                        self.batcher.add(
+                            msg.partition() or 0, msg.offset() or 0, schema_id, value[5:], now
+                        )
+                    )
+                ready.extend(self.batcher.due(now))
+                for batch in ready:
+                    self._write(batch)
+                if time.monotonic() - last_checkpoint >= self.checkpoint_interval_s:
+                    self._checkpoint()
+                    last_checkpoint = time.monotonic()
+            for batch in self.batcher.flush():
+                self._write(batch)
+            self._checkpoint()
+        finally:
+            self.consumer.close()
+        return self.stats
+
+    def _retry(self, what: str, fn: Callable[[], object]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                fn()
+                return
+            except (RetryableError, OSError) as exc:
+                self.stats.store_retries += 1
+                log.warning(
+                    "store unavailable; retrying, nothing committed meanwhile",
+                    extra={"region": self.region, "what": what, "error": str(exc)},
+                )
+                if self._stop.wait(delay):
+                    raise
+                delay = min(10.0, delay * 2)
+
+    def _write(self, batch: Batch) -> None:
+        self._retry("batch", lambda: self.writer.write_batch(batch))
+        tp = TopicPartition(self.topic, batch.partition, batch.last_offset + 1)
+        while True:
+            try:
+                self.consumer.commit(offsets=[tp], asynchronous=False)
+                break
+            except KafkaException as exc:
+                err = exc.args[0]
+                if isinstance(err, KafkaError) and not err.retriable():
+                    # the partition moved; the archive head positions the next owner
+                    log.warning("commit refused", extra={"error": err.str()})
+                    break
+                time.sleep(0.2)
+        self.stats.batches += 1
+        self.stats.events_archived += batch.count
+        if self._on_batch is not None:
+            self._on_batch(self.stats)
+
+    def _checkpoint(self) -> None:
+        self._retry("checkpoint", lambda: self.writer.checkpoint())
+        self.stats.checkpoints += 1
