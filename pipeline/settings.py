@@ -29,6 +29,22 @@ class TopicsConfig(BaseModel):
     replication_factor: int = Field(default=1, ge=1)
 
 
+class ArchiveConfig(BaseModel):
+    """The archiver: buckets, signing key, batching."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket_prefix: str = Field(default="auditpipe-archive", description="bucket = PREFIX-REGION")
+    signing_key: Path | None = Field(default=None, description="Ed25519 private key (PEM)")
+    retention_days: int = Field(default=730, ge=1, description="COMPLIANCE retention")
+    batch_events: int = Field(default=10_000, ge=1)
+    batch_age_s: float = Field(default=60.0, gt=0)
+    checkpoint_interval_s: float = Field(default=60.0, gt=0)
+
+    def bucket(self, region: str) -> str:
+        return f"{self.bucket_prefix}-{region}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUDITPIPE_",
@@ -56,10 +72,11 @@ class Settings(BaseSettings):
         default=None, description="pseudonym key (hex or text); or hmac_key_file"
     )
     hmac_key_file: Path | None = None
-    hmac_key_version: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    hmac_key_version: str = Field(default="k1", pattern=r"^[a-z0-9_-]{1,16}$")
     dlq_key: SecretStr | None = Field(default=None, description="AES-256 key, 64 hex chars")
     dlq_key_id: str = "dlq-k1"
     geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
 
     # --- resolved endpoints (explicit setting, else the local stack) --------------------------
     @property

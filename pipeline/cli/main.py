@@ -10,6 +10,7 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline import logging as plog
 from pipeline.cli import (
+    archive,
     consume,
     demo,
     detect,
@@ -17,6 +18,7 @@ from pipeline.cli import (
     route,
     run,
     schemas,
+    scrub,
     stack,
     topics,
     validate,
@@ -34,12 +36,18 @@ app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")
 app.add_typer(run.app, name="run")
+app.add_typer(archive.keys_app, name="keys")
+app.add_typer(archive.archive_app, name="archive")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
 app.command(name="validate")(validate.validate)
 app.command(name="detect")(detect.detect)
 app.command(name="route")(route.route)
+app.command(name="scrub")(scrub.scrub)
+app.command(name="verify")(archive.verify)
+app.command(name="prove")(archive.prove)
+app.command(name="verify-proof")(archive.verify_proof)
 
 
 @app.command()

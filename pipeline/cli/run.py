@@ -6,11 +6,33 @@ from pathlib import Path
 
 import typer
 
+from pipeline import logging as plog
 from pipeline.settings import load_settings
 
 app = typer.Typer(
     help="Run a pipeline stage (one worker process; scale with more).", no_args_is_help=True
 )
+
+
+@app.command()
+def sanitizer(
+    metrics_port: int = typer.Option(0, help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)"),
+    batch_size: int = typer.Option(1000, min=1, help="records per consume/produce/commit batch"),
+    group: str = typer.Option("auditpipe-sanitizer", help="consumer group id"),
+) -> None:
+    """Decode, validate, enrich and scrub raw events into audit.events; bad input to audit.dlq."""
+    from pipeline.sanitizer import runner
+    from pipeline.sanitizer.build import build_scrub
+
+    settings = load_settings()
+    plog.configure(settings.log_level)
+    runner.run(
+        settings,
+        build_scrub(settings),
+        metrics_port=metrics_port or None,
+        batch_size=batch_size,
+        group_id=group,
+    )
 
 
 @app.command()
@@ -29,3 +51,18 @@ def detector(
     settings = load_settings()
     faust_app = build_app(settings, app_id=app_id, rules_dir=rules)
     Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def archiver(
+    region: str = typer.Option(..., "--region", help="archive region, e.g. us-east-1"),
+    group: str | None = typer.Option(
+        None, help="consumer group (default: auditpipe-archiver-REGION)"
+    ),
+) -> None:
+    """Archive audit.events into one region's Object-Lock bucket (run one per region)."""
+    from pipeline.archive import runner as archive_runner
+
+    settings = load_settings()
+    plog.configure(settings.log_level)
+    archive_runner.run(settings, region, group_id=group)

@@ -18,6 +18,7 @@ from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
 from pipeline.events.schemas import parsed_schema, schema_files
 from pipeline.route.config import load_routing
+from pipeline.scrub.config import load_policy
 from pipeline.settings import Settings, load_settings
 
 Check = Callable[[Settings], str]
@@ -45,11 +46,17 @@ def _routing(settings: Settings) -> str:
     return f"routing tree with {len(config.receivers)} receivers"
 
 
+def _scrub_policy(settings: Settings) -> str:
+    policy = load_policy(settings.rules_dir / "scrub.yaml")
+    return f"scrub policy with {len(policy.rules)} field rules, engine {policy.engine}"
+
+
 def checks() -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
         ("schemas", _schemas),
         ("service catalog", _catalog),
+        ("scrub policy", _scrub_policy),
         ("detection rules", _detection),
         ("alert routing", _routing),
     ]
