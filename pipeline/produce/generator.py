@@ -73,12 +73,18 @@ OUTCOMES = ["SUCCESS", "FAILURE", "DENIED", "ERROR"]
 class EventGenerator:
     """Endless stream of JSON-form audit events; ``seed`` makes it reproducible."""
 
-    def __init__(self, seed: int = 0, actors: int = 500, environment: str = "prod") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        actors: int = 500,
+        environment: str = "prod",
+        start: datetime | None = None,
+    ) -> None:
         self.rng = random.Random(seed)  # noqa: S311 - test data, not cryptography
         self.environment = environment
         self.actors = [self._actor(i) for i in range(actors)]
         self._mix_weights = [m[2] for m in MIX]
-        self._clock = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+        self._clock = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
     def _actor(self, i: int) -> dict[str, Any]:
         rng = self.rng
@@ -191,3 +197,19 @@ class EventGenerator:
     def events(self) -> Iterator[dict[str, Any]]:
         for flow in self.flows():
             yield from flow
+
+
+def seeded_values(doc: dict[str, Any]) -> set[str]:
+    """The personal data and secrets this generator put into one event (for leak scans)."""
+    actor = doc["actor"]
+    values = {actor.get("ip"), actor.get("session_id")}
+    if "@" in actor["id"]:
+        values.add(actor["id"])
+    for text in doc.get("details", {}).values():
+        for marker in ("card ", "password=", "Bearer ", "call back on ", "aws_secret_access_key="):
+            if marker in text:
+                tail = text.split(marker, 1)[1]
+                values.add(
+                    tail.split(" declined")[0].split(" for ")[0] if marker == "card " else tail
+                )
+    return {v for v in values if v and len(v) >= 6}

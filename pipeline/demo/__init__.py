@@ -1,0 +1,1 @@
+"""`auditpipe demo`: the whole pipeline on the local stack, end to end."""
