@@ -20,7 +20,9 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.archive import bench_archive
 from benchmarks.detect import bench_detect
+from benchmarks.scrub import bench_scrub
 from benchmarks.sdk import bench_sdk
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -140,6 +142,10 @@ def main() -> None:
         sdk = bench_sdk(settings, args.sdk_events)
     with console.status("detection engine: 100k generated events, all shipped rules"):
         detect = bench_detect(100_000)
+    with console.status("scrubber: 20k ~1 KB events, three regex engines"):
+        scrub = bench_scrub(20_000)
+    with console.status("archiver + verifier: 200k events to a local file store"):
+        archive = bench_archive(200_000)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = Table(title="auditpipe benchmarks (local stack, this machine)")
@@ -176,6 +182,29 @@ def main() -> None:
         "-",
         "-",
         f"{rss_mib:,.0f}",
+    )
+    for label, key in (
+        ("sanitize ceiling: decode, scrub (hyperscan), encode", "ceiling_hyperscan_per_s"),
+        ("sanitize ceiling with RE2", "ceiling_re2_per_s"),
+        ("sanitize ceiling with Python re", "ceiling_re_per_s"),
+        ("offline `auditpipe scrub` path (JSON in/out)", "offline_per_s"),
+    ):
+        table.add_row(label, f"{scrub[key]:,.0f}", f"{scrub[key]:,.0f}", "-", "-", "-")
+    table.add_row(
+        "archiver: batch + Merkle + sign + write (file store)",
+        f"{archive['archive_events_per_s']:,.0f}",
+        f"{archive['archive_events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "verifier (default, no decode)",
+        f"{archive['verify_events_per_s']:,.0f}",
+        f"{archive['verify_events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
     )
     table.add_row(
         "kafka consume",
