@@ -14,9 +14,11 @@ from pipeline.cli import (
     consume,
     demo,
     detect,
+    enrich,
     produce,
     route,
     run,
+    sanitize,
     schemas,
     scrub,
     stack,
@@ -45,6 +47,8 @@ app.command(name="validate")(validate.validate)
 app.command(name="detect")(detect.detect)
 app.command(name="route")(route.route)
 app.command(name="scrub")(scrub.scrub)
+app.command(name="enrich")(enrich.enrich)
+app.command(name="sanitize")(sanitize.sanitize)
 app.command(name="verify")(archive.verify)
 app.command(name="prove")(archive.prove)
 app.command(name="verify-proof")(archive.verify_proof)

@@ -5,27 +5,21 @@ and keys as the sanitizer stage.
 
 One output line per valid input line, in order. An invalid line is reported on stderr with
 its number and the reason (never its content) and skipped; the exit code is 0 when every
-line was scrubbed, 3 when some were rejected, 2 when the policy or keys are unusable.
+line was scrubbed, 3 when some were rejected, 2 when the policy or keys are unusable
+(the contract is in pipeline/cli/jsonl.py).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 import typer
-from rich.console import Console
 
-from pipeline.errors import ConfigError, InvalidEventError, RuleError
-from pipeline.events import jsonform
-from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
+from pipeline.cli.jsonl import console, finish, run_lines, unusable
+from pipeline.errors import ConfigError, RuleError
 from pipeline.scrub import Scrubber, ScrubKeys, dev_keys, load_keys_from_file, load_policy
-
-console = Console(stderr=True)
-
-EXIT_REJECTED = 3
-EXIT_UNUSABLE = 2
 
 NO_KEYS = (
     "no pseudonym key: pass --keys FILE (lines 'active = k1' and 'k1 = hex:<64 hex digits>', "
@@ -33,8 +27,19 @@ NO_KEYS = (
     "protects nothing"
 )
 
+POLICY_OPTION: Any = typer.Option(
+    None, "--policy", "-p", help="scrub policy (YAML) (default: rules/scrub.yaml)"
+)
+KEYS_OPTION: Any = typer.Option(
+    None, "--keys", "-k", help="pseudonym key file (see pipeline/scrub/keys.py)"
+)
+DEV_KEY_OPTION: Any = typer.Option(
+    False, "--dev-key", help="use a fixed development key (version 'dev'); protects nothing"
+)
 
-def _keys(keys: Path | None, dev_key: bool) -> ScrubKeys:
+
+def scrub_keys(keys: Path | None, dev_key: bool) -> ScrubKeys:
+    """The pseudonym keys named on the command line."""
     if keys is not None and dev_key:
         raise ConfigError("give either --keys or --dev-key, not both")
     if keys is not None:
@@ -49,46 +54,18 @@ def _keys(keys: Path | None, dev_key: bool) -> ScrubKeys:
     raise ConfigError(NO_KEYS)
 
 
-def run(scrubber: Scrubber, source: BinaryIO, sink: BinaryIO) -> tuple[int, int]:
-    """Scrub every line of ``source`` to ``sink``; returns (scrubbed, rejected)."""
-    schema = parsed_schema(AUDIT_EVENT)
-    done = rejected = 0
-    for lineno, line in enumerate(source, 1):
-        if not line.strip():
-            continue
-        try:
-            out = jsonform.dumps(schema, scrubber.scrub(jsonform.loads(schema, line)))
-        except InvalidEventError as exc:
-            rejected += 1
-            console.print(f"line {lineno}: rejected: {exc.reason}", highlight=False, markup=False)
-            continue
-        sink.write(out + b"\n")
-        done += 1
-    sink.flush()
-    return done, rejected
+def build_scrubber(policy: Path | None, keys: Path | None, dev_key: bool) -> Scrubber:
+    return Scrubber(load_policy(policy), scrub_keys(keys, dev_key))
 
 
 def scrub(
-    policy: Path | None = typer.Option(
-        None, "--policy", "-p", help="scrub policy (YAML) [default: rules/scrub.yaml]"
-    ),
-    keys: Path | None = typer.Option(
-        None, "--keys", "-k", help="pseudonym key file (see pipeline/scrub/keys.py)"
-    ),
-    dev_key: bool = typer.Option(
-        False, "--dev-key", help="use a fixed development key (version 'dev'); protects nothing"
-    ),
+    policy: Path | None = POLICY_OPTION,
+    keys: Path | None = KEYS_OPTION,
+    dev_key: bool = DEV_KEY_OPTION,
 ) -> None:
     """Scrub audit events (JSON Lines on stdin) with the sanitizer's policy; write to stdout."""
     try:
-        scrubber = Scrubber(load_policy(policy), _keys(keys, dev_key))
+        scrubber = build_scrubber(policy, keys, dev_key)
     except (ConfigError, RuleError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_UNUSABLE) from None
-    done, rejected = run(scrubber, sys.stdin.buffer, sys.stdout.buffer)
-    console.print(
-        f"scrubbed {done:,} events" + (f", rejected {rejected:,} lines" if rejected else ""),
-        highlight=False,
-    )
-    if rejected:
-        raise typer.Exit(EXIT_REJECTED)
+        raise unusable(exc) from None
+    finish("scrubbed", *run_lines(scrubber.scrub, sys.stdin.buffer, sys.stdout.buffer))

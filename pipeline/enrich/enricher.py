@@ -4,10 +4,11 @@ received/processed timestamps. Runs on the raw IP, *before* the scrubber truncat
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from pipeline.enrich.catalog import ServiceCatalog
-from pipeline.enrich.geo import GeoLookup
+from pipeline.enrich.catalog import ServiceCatalog, load_catalog
+from pipeline.enrich.geo import GeoLookup, IptoccLookup, MmdbLookup
 
 
 def empty_pipeline_info() -> dict[str, Any]:
@@ -51,3 +52,10 @@ class Enricher:
         info["processed_ts"] = datetime.now(UTC)
         out["pipeline"] = info
         return out
+
+
+def load_enricher(catalog: Path, geo_mmdb: Path | None = None) -> Enricher:
+    """The enricher of the stage and of the offline commands: the catalog file, and geo from
+    the ``.mmdb`` file when one is given, else the database bundled with ``iptocc``."""
+    geo: GeoLookup = MmdbLookup(geo_mmdb) if geo_mmdb is not None else IptoccLookup()
+    return Enricher(load_catalog(catalog), geo)

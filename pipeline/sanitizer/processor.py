@@ -10,7 +10,7 @@ ever written to the events topic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +22,11 @@ from pipeline.events.dlq import DlqKey, dead_letter
 from pipeline.events.serde import AvroSerde
 from pipeline.kafka.stage import Output
 from pipeline.sanitizer.metrics import SanitizerMetrics
+from pipeline.sanitizer.transform import Enrich, Transform, sanitize
+
+__all__ = ["SanitizerCounters", "SanitizerProcessor", "Transform"]
 
 log = logging.getLogger(__name__)
-
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -41,7 +42,7 @@ class SanitizerProcessor:
         *,
         events_serde: AvroSerde,
         dlq_serde: AvroSerde,
-        enrich: Callable[..., dict[str, Any]],
+        enrich: Enrich,
         scrub: Transform,
         dlq_key: DlqKey,
         events_topic: str,
@@ -70,7 +71,7 @@ class SanitizerProcessor:
             ts_type, ts_ms = msg.timestamp()
             received = datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_type else None
             try:
-                clean = self.scrub(self.enrich(datum, received=received))
+                clean = sanitize(datum, enrich=self.enrich, scrub=self.scrub, received=received)
                 value = self.events_serde.serialize(clean, self.events_topic)
             except MessageError:
                 raise

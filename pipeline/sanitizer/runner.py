@@ -10,9 +10,7 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from pipeline.enrich.catalog import load_catalog
-from pipeline.enrich.enricher import Enricher
-from pipeline.enrich.geo import GeoLookup, IptoccLookup, MmdbLookup
+from pipeline.enrich.enricher import load_enricher
 from pipeline.errors import ConfigError
 from pipeline.events.dlq import DlqKey
 from pipeline.events.schemas import AUDIT_EVENT, DLQ_ENVELOPE
@@ -46,8 +44,7 @@ def dlq_key(settings: Settings) -> DlqKey:
 def build_processor(
     settings: Settings, scrub: Transform, metrics: SanitizerMetrics | None = None
 ) -> SanitizerProcessor:
-    geo: GeoLookup = MmdbLookup(settings.geo_mmdb) if settings.geo_mmdb else IptoccLookup()
-    enricher = Enricher(load_catalog(settings.rules_dir / "services.yaml"), geo)
+    enricher = load_enricher(settings.rules_dir / "services.yaml", settings.geo_mmdb)
     client = registry_client(settings.registry_url)
     return SanitizerProcessor(
         events_serde=AvroSerde(client, AUDIT_EVENT),
