@@ -23,6 +23,7 @@ import fastavro
 
 from pipeline.archive.batch import batch_of, check_layout
 from pipeline.archive.keys import Signer
+from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
 from pipeline.archive.writer import ArchiveWriter, Clock, utcnow
 from pipeline.errors import InvalidEventError
@@ -74,6 +75,7 @@ def import_jsonl(
     topic: str = IMPORT_TOPIC,
     clock: Clock = utcnow,
     progress: Callable[[int], None] | None = None,
+    retention: Retention | None = None,
 ) -> ImportResult:
     """Import ``path`` into ``store``; ``progress`` is called with each batch's event count."""
     if batch_size < 1 or checkpoint_every < 1:
@@ -86,6 +88,7 @@ def import_jsonl(
         raw_schema(AUDIT_EVENT),
         schema_text(AUDIT_EVENT),
         clock=clock,
+        retention=retention,
     )
     start = writer.state.last_offset(IMPORT_PARTITION) + 1
     offset = start

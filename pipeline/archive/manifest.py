@@ -53,6 +53,10 @@ class Manifest(_Model):
     key_id: KeyId
     algorithm: Literal["Ed25519"] = "Ed25519"
     created: Ts
+    # retention (rules/retention.yaml): the longest class of the batch's events, and the
+    # COMPLIANCE retain-until of the object, its manifest and signature; None before retention
+    retention_class: str | None = None
+    retain_until: Ts | None = None
 
 
 class CheckpointEntry(_Model):
@@ -87,3 +91,4 @@ class Checkpoint(_Model):
     witness: Witness | None = None
     key_id: KeyId
     algorithm: Literal["Ed25519"] = "Ed25519"
+    retain_until: Ts | None = None  # COMPLIANCE retain-until of the checkpoint and signature

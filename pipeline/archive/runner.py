@@ -9,6 +9,7 @@ from types import FrameType
 
 from pipeline.archive.batch import BatchLimits
 from pipeline.archive.keys import load_private_key
+from pipeline.archive.retention import load_retention
 from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
 from pipeline.archive.s3store import S3ObjectLockStore
 from pipeline.archive.stream import ArchiverStage, ArchiverStats
@@ -39,6 +40,7 @@ def build_stage(settings: Settings, region: str, *, group_id: str | None = None)
         limits=BatchLimits(max_events=cfg.batch_events, max_age_s=cfg.batch_age_s),
         checkpoint_interval_s=cfg.checkpoint_interval_s,
         group_id=group_id,
+        retention=load_retention(settings.rules_dir / "retention.yaml"),
     )
 
 

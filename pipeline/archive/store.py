@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -43,8 +44,11 @@ class ObjectNotFoundError(PipelineError, KeyError):
 
 
 class Store(Protocol):
-    def put_if_absent(self, key: str, data: bytes, checksum: str) -> bool:
-        """Create ``key`` with ``data`` (``checksum`` = hex SHA-256 of ``data``).
+    def put_if_absent(
+        self, key: str, data: bytes, checksum: str, *, retain_until: datetime | None = None
+    ) -> bool:
+        """Create ``key`` with ``data`` (``checksum`` = hex SHA-256 of ``data``), locked until
+        ``retain_until`` where the store can lock (S3 Object Lock COMPLIANCE).
 
         True if created; False if it already held identical bytes (a retry after a crash);
         raises ObjectConflictError if it holds different bytes.
@@ -87,7 +91,10 @@ class FileStore:
             raise ValueError(f"invalid object key {key!r}")
         return self.root.joinpath(*parts)
 
-    def put_if_absent(self, key: str, data: bytes, checksum: str) -> bool:
+    def put_if_absent(
+        self, key: str, data: bytes, checksum: str, *, retain_until: datetime | None = None
+    ) -> bool:
+        """``retain_until`` is ignored: a directory cannot lock (it is in the manifest)."""
         if sha256_hex(data) != checksum:
             raise ValueError(f"{key}: checksum does not match the data")
         path = self._path(key)

@@ -27,6 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from pipeline.archive.batch import Batch, Batcher, BatchLimits
 from pipeline.archive.keys import Signer
+from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
 from pipeline.archive.writer import ArchiveWriter
 from pipeline.errors import PipelineError, RetryableError
@@ -60,6 +61,7 @@ class ArchiverStage:
         checkpoint_interval_s: float = 60.0,
         group_id: str | None = None,
         on_batch: Callable[[ArchiverStats], None] | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.topic = topic
@@ -70,7 +72,12 @@ class ArchiverStage:
         self._on_batch = on_batch
         self._stop = threading.Event()
         self.writer = ArchiveWriter.open(
-            store, signer, topic, raw_schema(AUDIT_EVENT), schema_text(AUDIT_EVENT)
+            store,
+            signer,
+            topic,
+            raw_schema(AUDIT_EVENT),
+            schema_text(AUDIT_EVENT),
+            retention=retention,  # retain-until per batch from rules/retention.yaml
         )
         heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}
         self.batcher = Batcher(topic, self.limits, heads)

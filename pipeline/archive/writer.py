@@ -18,6 +18,7 @@ from pipeline.archive.batch import Batch, micros_to_datetime, schema_sha256
 from pipeline.archive.chain import ChainState, Head, recover
 from pipeline.archive.keys import ALGORITHM, Signer
 from pipeline.archive.manifest import GENESIS, Checkpoint, CheckpointEntry, Manifest, Witness
+from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store, sha256_hex
 from pipeline.errors import PipelineError
 from pipeline.events.jsonform import format_ts
@@ -46,8 +47,10 @@ class ArchiveWriter:
         *,
         codec: str = ocf.DEFAULT_CODEC,
         clock: Clock = utcnow,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
+        self.retention = retention  # None: no retain-until (the store's default, if any)
         self.signer = signer
         self.schema_json = schema_json
         self.schema_sha256 = schema_sha256(schema)
@@ -72,8 +75,8 @@ class ArchiveWriter:
     def topic(self) -> str:
         return self.state.topic
 
-    def _put(self, key: str, data: bytes) -> None:
-        self.store.put_if_absent(key, data, sha256_hex(data))
+    def _put(self, key: str, data: bytes, retain_until: datetime | None = None) -> None:
+        self.store.put_if_absent(key, data, sha256_hex(data), retain_until=retain_until)
 
     def write_batch(self, batch: Batch) -> Manifest:
         """Write one batch and its signed manifest; extend the partition's chain."""
@@ -89,6 +92,12 @@ class ArchiveWriter:
         key = batch.object_key()
         leaves = merkle.leaf_hashes_of(batch.bodies)
         ts = batch.ts
+        now = self.clock()
+        rclass: str | None = None
+        until: datetime | None = None
+        if self.retention is not None:
+            rclass = self.retention.classify(batch.bodies, now)
+            until = self.retention.until(rclass, now)
         manifest = Manifest(
             topic=batch.topic,
             partition=batch.partition,
@@ -109,13 +118,15 @@ class ArchiveWriter:
             schema_sha256=self.schema_sha256,
             key_id=self.signer.key_id,
             algorithm=ALGORITHM,
-            created=format_ts(self.clock()),
+            created=format_ts(now),
+            retention_class=rclass,
+            retain_until=format_ts(until) if until else None,
         )
         data = manifest.canonical()
         mkey = layout.manifest_key(key)
-        self._put(key, body)
-        self._put(mkey, data)
-        self._put(layout.manifest_sig_key(key), self.signer.sign(data))
+        self._put(key, body, until)
+        self._put(mkey, data, until)
+        self._put(layout.manifest_sig_key(key), self.signer.sign(data), until)
         self.state.partitions[batch.partition] = Head(mkey, sha256_hex(data), batch.last_offset)
         return manifest
 
@@ -124,6 +135,9 @@ class ArchiveWriter:
         now = self.clock()
         seq = self.state.checkpoint_seq + 1
         prev = self.state.checkpoint
+        until = None
+        if self.retention is not None:
+            until = self.retention.until(self.retention.metadata_class, now)
         checkpoint = Checkpoint(
             topic=self.topic,
             seq=seq,
@@ -139,11 +153,12 @@ class ArchiveWriter:
             witness=witness,
             key_id=self.signer.key_id,
             algorithm=ALGORITHM,
+            retain_until=format_ts(until) if until else None,
         )
         data = checkpoint.canonical()
         key = layout.checkpoint_key(self.topic, seq, now.astimezone(UTC).date())
-        self._put(key, data)
-        self._put(layout.checkpoint_sig_key(key), self.signer.sign(data))
+        self._put(key, data, until)
+        self._put(layout.checkpoint_sig_key(key), self.signer.sign(data), until)
         self.state.checkpoint = Head(key, sha256_hex(data))
         self.state.checkpoint_seq = seq
         return checkpoint

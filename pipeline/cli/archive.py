@@ -23,6 +23,7 @@ from pipeline.archive.importer import import_jsonl
 from pipeline.archive.keys import Keyring, load_private_key
 from pipeline.archive.proof import prove as prove_event
 from pipeline.archive.proof import verify_proof as check_proof
+from pipeline.archive.retention import load_retention
 from pipeline.archive.s3store import open_url
 from pipeline.archive.verify import verify as verify_archive
 from pipeline.events.jsonform import parse_ts
@@ -81,9 +82,16 @@ def import_(
     signing_key: Path = typer.Option(..., "--signing-key", help="Ed25519 private key PEM"),
     batch_size: int = typer.Option(10_000, "--batch-size", min=1, help="events per batch"),
     checkpoint_every: int = typer.Option(10, "--checkpoint-every", min=1, help="batches"),
+    retention_file: Path | None = typer.Option(
+        None, "--retention", help="retention classes (default: rules/retention.yaml)"
+    ),
 ) -> None:
-    """Import events (JSON form) as topic `import`, partition 0, offsets continuing the archive."""
-    store = open_url(dest, load_settings())
+    """Import events (JSON form) as topic `import`, partition 0, offsets continuing the archive.
+
+    Each batch is locked (S3 COMPLIANCE) for the longest retention class of its events."""
+    settings = load_settings()
+    retention = load_retention(retention_file or settings.rules_dir / "retention.yaml")
+    store = open_url(dest, settings)
     signer = load_private_key(signing_key)
     size = input_path.stat().st_size
     with _progress() as bar:
@@ -95,6 +103,7 @@ def import_(
             batch_size=batch_size,
             checkpoint_every=checkpoint_every,
             progress=lambda n: bar.advance(task, n),
+            retention=retention,
         )
     typer.echo(
         f"imported {result.events:,} events ({size:,} bytes of JSON) as offsets "

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from pipeline.archive.retention import load_retention
 from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
@@ -51,6 +52,12 @@ def _scrub_policy(settings: Settings) -> str:
     return f"scrub policy with {len(policy.rules)} field rules, engine {policy.engine}"
 
 
+def _retention(settings: Settings) -> str:
+    retention = load_retention(settings.rules_dir / "retention.yaml")
+    classes = ", ".join(f"{n} {c.parsed}" for n, c in retention.policy.classes.items())
+    return f"{len(retention.policy.classes)} retention classes ({classes})"
+
+
 def checks() -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
@@ -59,6 +66,7 @@ def checks() -> list[tuple[str, Check]]:
         ("scrub policy", _scrub_policy),
         ("detection rules", _detection),
         ("alert routing", _routing),
+        ("retention classes", _retention),
     ]
 
 

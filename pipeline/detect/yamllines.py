@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
+from typing import Any
 
 import yaml
+
+from pipeline.errors import RuleError
 
 Path = tuple[str | int, ...]
 
@@ -72,3 +76,24 @@ def index_documents(text: str) -> list[LineIndex]:
             _walk(node, (), lines, values)
             out.append(LineIndex(node.start_mark.line + 1, lines, values))
     return out
+
+
+def load_mapping(path: pathlib.Path, what: str, keys: str) -> tuple[dict[str, Any], LineIndex]:
+    """One YAML mapping from ``path`` and its line index; RuleError (file, line) otherwise.
+
+    ``what`` names the file in errors ("routing file"), ``keys`` its expected top-level keys.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RuleError(f"{what} not found", file=path) from None
+    try:
+        docs = index_documents(text)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise RuleError(f"invalid YAML: {exc}", file=path, line=line) from None
+    if len(docs) != 1 or not isinstance(doc, dict):
+        raise RuleError(f"expected one YAML mapping ({keys})", file=path, line=1)
+    return doc, docs[0]

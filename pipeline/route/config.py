@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.detect.yamllines import LineIndex, index_documents
+from pipeline.detect.yamllines import load_mapping
 from pipeline.errors import ConfigError, RuleError
 from pipeline.route.matchers import Matcher, check_label
 
@@ -214,20 +213,7 @@ def _error_loc(loc: tuple[int | str, ...]) -> tuple[str | int, ...]:
 
 def load_routing(path: Path) -> RoutingConfig:
     """Parse and validate the routing file; every error names the file and line."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise RuleError("routing file not found", file=path) from None
-    try:
-        docs = index_documents(text)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise RuleError(f"invalid YAML: {exc}", file=path, line=line) from None
-    if len(docs) != 1 or not isinstance(doc, dict):
-        raise RuleError("expected one YAML mapping (route, receivers, ...)", file=path, line=1)
-    index: LineIndex = docs[0]
+    doc, index = load_mapping(path, "routing file", "route, receivers, ...")
     try:
         config = RoutingConfig.model_validate(doc)
     except ValidationError as exc:

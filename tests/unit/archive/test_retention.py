@@ -1,0 +1,165 @@
+"""Retention classes: the shipped file, fail-closed loading with lines, the per-batch maximum."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.archive.batch import batch_of
+from pipeline.archive.importer import Encoder
+from pipeline.archive.keys import Signer
+from pipeline.archive.manifest import Manifest
+from pipeline.archive.retention import Period, add_months, category_index, load_retention
+from pipeline.archive.store import FileStore
+from pipeline.archive.writer import ArchiveWriter
+from pipeline.errors import RuleError
+from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
+from tests.unit.archive.conftest import FakeClock
+
+SHIPPED = Path(__file__).parents[3] / "rules" / "retention.yaml"
+T0 = datetime(2026, 1, 31, 10, 0, 0, 500, tzinfo=UTC)
+
+POLICY = """\
+version: 1
+classes:
+  long: {period: 24 months}
+  short: {period: 30 days}
+categories:
+  AUTHN: long
+  SYSTEM: short
+default: long
+metadata: long
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "retention.yaml"
+    path.write_text(text)
+    return path
+
+
+def _encode(docs: list[dict[str, Any]], category: str, n: int) -> list[bytes]:
+    enc = Encoder()
+    return [enc.encode(orjson.dumps({**d, "category": category})) for d in docs[:n]]
+
+
+def test_shipped_policy_maps_every_category() -> None:
+    r = load_retention(SHIPPED)
+    assert r.symbols == (
+        "AUTHN",
+        "AUTHZ",
+        "DATA_ACCESS",
+        "ADMIN",
+        "LIFECYCLE",
+        "INTEGRATION",
+        "SYSTEM",
+    )
+    assert r.class_of("AUTHN") == "security"
+    assert r.class_of("SYSTEM") == "verbose"
+    assert r.until("security", T0) > r.until("integration", T0) > r.until("verbose", T0)
+    assert r.longest(r.by_index, T0) == r.metadata_class == "security"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (POLICY.replace("default: long", "default: long\nextra: 1"), 9, "extra"),
+        (POLICY.replace("SYSTEM: short", "SYSTEMS: short"), 7, "unknown category 'SYSTEMS'"),
+        (POLICY.replace("AUTHN: long", "AUTHN: forever"), 6, "unknown class 'forever'"),
+        (POLICY.replace("30 days", "30 fortnights"), 4, "not a period"),
+        (POLICY.replace("30 days", "0 days"), 4, "at least 1"),
+        (POLICY.replace("metadata: long", "metadata: [long"), 10, "invalid YAML"),
+    ],
+)
+def test_invalid_policy_fails_closed_with_file_and_line(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(RuleError, match=message) as exc:
+        load_retention(path)
+    assert exc.value.file == str(path)
+    assert exc.value.line == line
+
+
+def test_periods_use_calendar_months_and_round_up_to_seconds(tmp_path: Path) -> None:
+    assert add_months(T0, 1) == T0.replace(month=2, day=28)  # clamped to February's end
+    assert add_months(T0, 24).year == 2028
+    assert str(Period.parse("1 day")) == "1 day"
+    assert Period.parse("5 seconds").after(T0) == T0.replace(second=5)
+    r = load_retention(_write(tmp_path, POLICY))
+    # S3 keeps whole seconds: the lock must never end before the period does
+    until = r.until("short", T0)
+    assert until.microsecond == 0
+    assert until > T0.replace(day=1, month=3)
+
+
+def test_category_is_read_without_decoding(docs: list[dict[str, Any]]) -> None:
+    enc = Encoder()
+    for d in docs[:50]:
+        body = enc.encode(orjson.dumps(d))
+        assert load_retention(SHIPPED).symbols[category_index(body)] == d["category"]
+
+
+def test_batch_takes_the_longest_class_of_its_events(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    r = load_retention(_write(tmp_path, POLICY))
+    system = _encode(docs, "SYSTEM", 10)
+    authn = _encode(docs, "AUTHN", 1)
+    integration = _encode(docs, "INTEGRATION", 1)  # unlisted: the default class
+    assert r.classify(system, T0) == "short"
+    assert r.classify(system + authn, T0) == "long"  # one login keeps the batch 24 months
+    assert r.classify(system + integration, T0) == "long"
+
+
+class RecordingStore(FileStore):
+    """A file store remembering the retain-until each key was written with."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, fsync=False)
+        object.__setattr__(self, "locks", {})
+
+    def put_if_absent(
+        self, key: str, data: bytes, checksum: str, *, retain_until: datetime | None = None
+    ) -> bool:
+        self.locks[key] = retain_until  # type: ignore[attr-defined]
+        return super().put_if_absent(key, data, checksum, retain_until=retain_until)
+
+
+def test_writer_locks_batch_manifest_and_signature_and_records_the_class(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    r = load_retention(_write(tmp_path, POLICY))
+    store = RecordingStore(tmp_path / "archive")
+    clock = FakeClock()
+    w = ArchiveWriter.open(
+        store,
+        Signer.generate(),
+        "audit.events",
+        raw_schema(AUDIT_EVENT),
+        schema_text(AUDIT_EVENT),
+        clock=clock,
+        retention=r,
+    )
+    m = w.write_batch(batch_of("audit.events", 0, 0, _encode(docs, "SYSTEM", 5)))
+    m2 = w.write_batch(
+        batch_of("audit.events", 0, 5, _encode(docs, "SYSTEM", 5) + _encode(docs, "AUTHN", 1))
+    )
+    w.checkpoint()
+    assert (m.retention_class, m2.retention_class) == ("short", "long")
+    locks: dict[str, datetime | None] = store.locks  # type: ignore[attr-defined]
+    for manifest in (m, m2):
+        until = datetime.fromisoformat(manifest.retain_until or "")
+        created = datetime.fromisoformat(manifest.created)
+        assert until == r.until(manifest.retention_class or "", created)
+        key = manifest.object_key
+        assert locks[key] == locks[key + ".manifest.json"] == locks[key + ".manifest.sig"] == until
+        stored = Manifest.model_validate_json(store.get(key + ".manifest.json"))
+        assert stored.retain_until == manifest.retain_until
+    checkpoint_locks = [v for k, v in locks.items() if k.startswith("checkpoints/")]
+    assert len(checkpoint_locks) == 2
+    assert all(v is not None for v in checkpoint_locks)
