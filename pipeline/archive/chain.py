@@ -2,9 +2,18 @@
 
 Each manifest names the SHA-256 of the previous manifest of its partition (``GENESIS`` for the
 first), and each checkpoint names the previous checkpoint; ``ChainState`` is what a writer needs
-to extend both. ``recover`` rebuilds it from the store after a restart, and finishes a write that
-a crash interrupted between a manifest (or checkpoint) and its signature: Ed25519 signatures are
-deterministic, so signing the stored bytes again gives the signature that was about to be written.
+to extend both.
+
+``recover`` rebuilds it after a restart from the recent end of the archive only, never by
+listing every batch: the writer ends every flush with a checkpoint naming every partition's
+head, and announces the flush's batches first in an *intent* (``intents/<topic>/<seq>.json``,
+``seq`` being the checkpoint that will end the flush). So the state is the latest checkpoint
+(found with a handful of LIST requests: the newest ``dt=`` prefix, then a galloping search on
+the sequence number) plus, if the process died mid-flush, the intent after it, which names the
+only batches that can exist beyond the checkpoint. ``ArchiveWriter.open`` completes such a flush:
+batches with a manifest extend the chain, a batch object without its manifest is read back and
+given one, and the checkpoint is written. A crash between a manifest (or checkpoint) and its
+signature is finished by signing the stored bytes again: Ed25519 signatures are deterministic.
 """
 
 from __future__ import annotations
@@ -12,15 +21,41 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.archive import layout
 from pipeline.archive.keys import Signer
-from pipeline.archive.manifest import GENESIS, Checkpoint, Manifest
-from pipeline.archive.store import Store, sha256_hex
+from pipeline.archive.manifest import GENESIS, Checkpoint
+from pipeline.archive.store import ObjectNotFoundError, SeekableStore, Store, sha256_hex
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
+
+
+class IntentBatch(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    object_key: str
+    partition: int = Field(ge=0)
+    first_offset: int = Field(ge=0)
+    last_offset: int = Field(ge=0)
+    schema_id: int | None
+
+
+class Intent(BaseModel):
+    """The batches a flush is about to write; unsigned, only a hint for recovery (every batch it
+    names is checked against the chain before it is used)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = 1
+    topic: str
+    seq: int = Field(ge=0)  # the checkpoint that ends the flush
+    batches: list[IntentBatch]
+
+    def canonical(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +73,7 @@ class ChainState:
     partitions: dict[int, Head] = field(default_factory=dict)
     checkpoint: Head | None = None
     checkpoint_seq: int = -1
+    intent: Intent | None = None  # an interrupted flush, for the writer to complete
 
     def prev_manifest_sha256(self, partition: int) -> str:
         head = self.partitions.get(partition)
@@ -52,7 +88,8 @@ class RecoveryError(PipelineError):
     """The archive's own state cannot be read back (run ``auditpipe verify`` on it)."""
 
 
-def _resign(store: Store, signer: Signer | None, key: str, sig_key: str, data: bytes) -> None:
+def resign(store: Store, signer: Signer | None, key: str, sig_key: str, data: bytes) -> None:
+    """Write ``key``'s signature if a crash left it out."""
     if store.exists(sig_key):
         return
     if signer is None:
@@ -62,36 +99,88 @@ def _resign(store: Store, signer: Signer | None, key: str, sig_key: str, data: b
     log.warning("completed an interrupted write: signed %s", key)
 
 
-def recover(store: Store, topic: str, signer: Signer | None = None) -> ChainState:
-    """Read the heads of ``topic``'s chains back from ``store``."""
-    state = ChainState(layout.check_topic(topic))
-    for key in store.list(f"{layout.EVENTS}{topic}/"):
-        if not key.endswith(layout.MANIFEST_SUFFIX):
-            continue
-        data = store.get(key)
-        try:
-            manifest = Manifest.model_validate_json(data)
-        except ValidationError as exc:
-            raise RecoveryError(f"{key}: unreadable manifest: {exc}") from None
-        head = state.partitions.get(manifest.partition)
-        if head is None or manifest.last_offset > head.last_offset:
-            state.partitions[manifest.partition] = Head(key, sha256_hex(data), manifest.last_offset)
-        obj = layout.object_key_of_manifest(key)
-        _resign(store, signer, key, layout.manifest_sig_key(obj), data)
-    last: tuple[int, str, bytes] | None = None
-    for key in store.list(f"{layout.CHECKPOINTS}{topic}/"):
+def get_or_none(store: Store, key: str) -> bytes | None:
+    try:
+        return store.get(key)
+    except ObjectNotFoundError:
+        return None
+
+
+def _seq_of(key: str) -> int:
+    parsed = layout.parse_checkpoint_key(key)
+    if parsed is None:
+        raise RecoveryError(f"{key}: not a checkpoint key")
+    return parsed.seq
+
+
+def _latest_in_day(store: SeekableStore, prefix: str) -> str | None:
+    """The highest-seq checkpoint key under one ``dt=`` prefix, in O(log n) LIST requests."""
+
+    def at_least(seq: int) -> str | None:
+        # keys sort as <seq:020d>.json/.sig; starting after "<seq:020d>" includes seq itself
+        for key in store.list_after(prefix, f"{prefix}{seq:020d}", 2):
+            if key.endswith(layout.CHECKPOINT_SUFFIX):
+                return key
+        return None
+
+    best = at_least(0)
+    if best is None:
+        return None
+    lo, step = _seq_of(best), 1
+    while (found := at_least(lo + step)) is not None:
+        best, lo, step = found, _seq_of(found), step * 2
+    hi = lo + step  # nothing at or above hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        found = at_least(mid)
+        if found is None or _seq_of(found) >= hi:
+            hi = mid
+        else:
+            best, lo = found, _seq_of(found)
+    return best
+
+
+def latest_checkpoint_key(store: Store, topic: str) -> str | None:
+    """The key of ``topic``'s latest checkpoint (highest seq), or None."""
+    prefix = f"{layout.CHECKPOINTS}{layout.check_topic(topic)}/"
+    if isinstance(store, SeekableStore):
+        for day in reversed(store.list_dirs(prefix)):
+            key = _latest_in_day(store, day)
+            if key is not None:
+                return key
+        return None
+    best: tuple[int, str] | None = None
+    for key in store.list(prefix):
         parsed = layout.parse_checkpoint_key(key)
-        if parsed is None or (last is not None and parsed.seq <= last[0]):
-            continue
-        last = (parsed.seq, key, b"")
-    if last is not None:
-        seq, key, _ = last
+        if parsed is not None and (best is None or parsed.seq > best[0]):
+            best = (parsed.seq, key)
+    return best[1] if best else None
+
+
+def recover(store: Store, topic: str, signer: Signer | None = None) -> ChainState:
+    """Read the heads of ``topic``'s chains back from the latest checkpoint and intent."""
+    state = ChainState(layout.check_topic(topic))
+    key = latest_checkpoint_key(store, topic)
+    if key is not None:
         data = store.get(key)
         try:
-            Checkpoint.model_validate_json(data)
+            cp = Checkpoint.model_validate_json(data)
         except ValidationError as exc:
             raise RecoveryError(f"{key}: unreadable checkpoint: {exc}") from None
-        _resign(store, signer, key, layout.checkpoint_sig_key(key), data)
+        resign(store, signer, key, layout.checkpoint_sig_key(key), data)
         state.checkpoint = Head(key, sha256_hex(data))
-        state.checkpoint_seq = seq
+        state.checkpoint_seq = cp.seq
+        for p, entry in cp.partitions.items():
+            state.partitions[int(p)] = Head(
+                entry.manifest_key, entry.manifest_sha256, entry.last_offset
+            )
+    ikey = layout.intent_key(topic, state.checkpoint_seq + 1)
+    raw = get_or_none(store, ikey)
+    if raw is not None:
+        try:
+            state.intent = Intent.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RecoveryError(f"{ikey}: unreadable intent: {exc}") from None
+        if state.intent.topic != topic or state.intent.seq != state.checkpoint_seq + 1:
+            raise RecoveryError(f"{ikey}: intent of another topic or sequence number")
     return state

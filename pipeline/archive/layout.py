@@ -6,6 +6,7 @@ events/<topic>/dt=YYYY-MM-DD/p=<partition>/<first:020d>-<last:020d>.avro.manifes
 events/<topic>/dt=YYYY-MM-DD/p=<partition>/<first:020d>-<last:020d>.avro.manifest.sig
 checkpoints/<topic>/dt=YYYY-MM-DD/<seq:020d>.json                                    checkpoint
 checkpoints/<topic>/dt=YYYY-MM-DD/<seq:020d>.sig
+intents/<topic>/<seq:020d>.json                      the batches of the flush checkpoint <seq> ends
 ```
 
 ``dt`` of a batch is the UTC date of its *first event's* ``ts`` (by offset), not the day the batch
@@ -23,6 +24,7 @@ from datetime import date, timedelta
 
 EVENTS = "events/"
 CHECKPOINTS = "checkpoints/"
+INTENTS = "intents/"
 BATCH_SUFFIX = ".avro"
 MANIFEST_SUFFIX = ".avro.manifest.json"
 MANIFEST_SIG_SUFFIX = ".avro.manifest.sig"
@@ -85,6 +87,11 @@ def object_key_of_manifest(key: str) -> str:
 def checkpoint_key(topic: str, seq: int, day: date) -> str:
     check_topic(topic)
     return f"{CHECKPOINTS}{topic}/dt={day.isoformat()}/{seq:020d}{CHECKPOINT_SUFFIX}"
+
+
+def intent_key(topic: str, seq: int) -> str:
+    """Where a flush announces its batches before writing them (see ``chain``)."""
+    return f"{INTENTS}{check_topic(topic)}/{seq:020d}.json"
 
 
 def checkpoint_sig_key(key: str) -> str:

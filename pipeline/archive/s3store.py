@@ -10,6 +10,7 @@ tampering, never a normal case).
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -126,6 +127,31 @@ class S3ObjectLockStore:
                     yield obj["Key"][len(self.prefix) :]
         except (BotoCoreError, ClientError) as exc:
             raise RetryableError(f"LIST {prefix} failed: {exc}") from exc
+
+    def list_after(self, prefix: str, start_after: str, limit: int) -> builtins.list[str]:
+        """Up to ``limit`` keys under ``prefix`` after ``start_after`` (one LIST request)."""
+        try:
+            page = self.s3.list_objects_v2(
+                Bucket=self.bucket,
+                Prefix=self._key(prefix),
+                StartAfter=self._key(start_after) if start_after else "",
+                MaxKeys=limit,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise RetryableError(f"LIST {prefix} failed: {exc}") from exc
+        return [obj["Key"][len(self.prefix) :] for obj in page.get("Contents", [])]
+
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
+        """The common prefixes directly under ``prefix`` (delimiter ``/``)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        out: builtins.list[str] = []
+        try:
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix), Delimiter="/")
+            for page in pages:
+                out.extend(p["Prefix"][len(self.prefix) :] for p in page.get("CommonPrefixes", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise RetryableError(f"LIST {prefix} failed: {exc}") from exc
+        return sorted(out)
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         self.s3.put_object_legal_hold(

@@ -11,6 +11,7 @@ detects that, but nothing prevents it; production archives use S3 Object Lock (C
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import tempfile
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlparse
 
 from pipeline.errors import ConfigError, PipelineError
@@ -64,6 +65,19 @@ class Store(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+
+@runtime_checkable
+class SeekableStore(Store, Protocol):
+    """A store that lists from a point on, so recovery reads only the archive's recent end."""
+
+    def list_after(self, prefix: str, start_after: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys under ``prefix`` sorting after ``start_after``, in order."""
+        ...
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The ``/``-terminated "directories" directly under ``prefix`` (S3 common prefixes)."""
+        ...
 
 
 def sha256_hex(data: bytes) -> str:
@@ -157,6 +171,23 @@ class FileStore:
                 if not f.startswith(_TMP_PREFIX) and (head + f).startswith(prefix)
             )
         return iter(sorted(keys))
+
+    def list_after(self, prefix: str, start_after: str, limit: int) -> builtins.list[str]:
+        out: builtins.list[str] = []
+        for key in self.list(prefix):
+            if key > start_after:
+                out.append(key)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
+        if not prefix.endswith("/"):
+            raise ValueError(f"list_dirs takes a prefix ending in '/': {prefix!r}")
+        base = self.root.joinpath(*prefix.strip("/").split("/"))
+        if not base.is_dir():
+            return []
+        return sorted(prefix + d.name + "/" for d in base.iterdir() if d.is_dir())
 
 
 def open_store(url: str) -> FileStore:

@@ -11,6 +11,11 @@ durable in the store; a store failure is retried with backoff and nothing is com
 meanwhile. A batch rebuilt after a crash has identical bytes (deterministic key and sync
 marker), so its retried write is a no-op.
 
+Every pass of the consume loop that closed batches ends with one flush (``flush.write_flush``):
+the batches, then a signed checkpoint of every partition's head, so a deleted tail shows as soon
+as the flush is done; quiet periods still get a checkpoint every ``checkpoint_interval_s``. Each
+checkpoint names the other region's latest checkpoint when a ``WitnessWatcher`` knows it.
+
 Record values are taken as Avro bodies without decoding (the Confluent wire header is
 stripped), which is what makes the archiver fast.
 """
@@ -26,9 +31,11 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.archive.batch import Batch, Batcher, BatchLimits
+from pipeline.archive.flush import complete_intent, write_flush
 from pipeline.archive.keys import Signer
 from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
+from pipeline.archive.witness import WitnessWatcher
 from pipeline.archive.writer import ArchiveWriter
 from pipeline.errors import PipelineError, RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
@@ -62,6 +69,7 @@ class ArchiverStage:
         group_id: str | None = None,
         on_batch: Callable[[ArchiverStats], None] | None = None,
         retention: Retention | None = None,
+        witness: WitnessWatcher | None = None,
     ) -> None:
         self.store = store
         self.topic = topic
@@ -79,6 +87,9 @@ class ArchiverStage:
             schema_text(AUDIT_EVENT),
             retention=retention,  # retain-until per batch from rules/retention.yaml
         )
+        self.witness = witness
+        if complete_intent(self.writer) is not None:  # a crash interrupted the last flush
+            self.stats.checkpoints += 1
         heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}
         self.batcher = Batcher(topic, self.limits, heads)
         self.consumer = Consumer(
@@ -111,6 +122,8 @@ class ArchiverStage:
 
     def run(self) -> ArchiverStats:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if self.witness is not None:
+            self.witness.start()
         last_checkpoint = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -136,15 +149,13 @@ class ArchiverStage:
                         )
                     )
                 ready.extend(self.batcher.due(now))
-                for batch in ready:
-                    self._write(batch)
-                if time.monotonic() - last_checkpoint >= self.checkpoint_interval_s:
-                    self._checkpoint()
+                if ready or time.monotonic() - last_checkpoint >= self.checkpoint_interval_s:
+                    self._flush(ready)
                     last_checkpoint = time.monotonic()
-            for batch in self.batcher.flush():
-                self._write(batch)
-            self._checkpoint()
+            self._flush(self.batcher.flush())
         finally:
+            if self.witness is not None:
+                self.witness.stop()
             self.consumer.close()
         return self.stats
 
@@ -164,25 +175,29 @@ class ArchiverStage:
                     raise
                 delay = min(10.0, delay * 2)
 
-    def _write(self, batch: Batch) -> None:
-        self._retry("batch", lambda: self.writer.write_batch(batch))
-        tp = TopicPartition(self.topic, batch.partition, batch.last_offset + 1)
+    def _flush(self, batches: list[Batch]) -> None:
+        """Write ``batches`` and a checkpoint, then commit their offsets."""
+        witness = self.witness.latest() if self.witness is not None else None
+        self._retry("flush", lambda: write_flush(self.writer, batches, witness))
+        self.stats.checkpoints += 1
+        if not batches:
+            return
+        ends: dict[int, int] = {}
+        for batch in batches:
+            ends[batch.partition] = max(ends.get(batch.partition, -1), batch.last_offset + 1)
+        offsets = [TopicPartition(self.topic, p, o) for p, o in sorted(ends.items())]
         while True:
             try:
-                self.consumer.commit(offsets=[tp], asynchronous=False)
+                self.consumer.commit(offsets=offsets, asynchronous=False)
                 break
             except KafkaException as exc:
                 err = exc.args[0]
                 if isinstance(err, KafkaError) and not err.retriable():
-                    # the partition moved; the archive head positions the next owner
+                    # a partition moved; the archive head positions the next owner
                     log.warning("commit refused", extra={"error": err.str()})
                     break
                 time.sleep(0.2)
-        self.stats.batches += 1
-        self.stats.events_archived += batch.count
+        self.stats.batches += len(batches)
+        self.stats.events_archived += sum(b.count for b in batches)
         if self._on_batch is not None:
             self._on_batch(self.stats)
-
-    def _checkpoint(self) -> None:
-        self._retry("checkpoint", lambda: self.writer.checkpoint())
-        self.stats.checkpoints += 1

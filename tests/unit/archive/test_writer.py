@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from pipeline.archive import layout
 from pipeline.archive.batch import batch_of
+from pipeline.archive.flush import open_writer, write_flush
 from pipeline.archive.importer import Encoder
 from pipeline.archive.keys import Keyring, Signer
 from pipeline.archive.store import FileStore
@@ -55,17 +57,19 @@ def w_ring(signer: Signer) -> Keyring:
 def test_recovery_completes_an_interrupted_write(tmp_path: Path, bodies: list[bytes]) -> None:
     store, signer = FileStore(tmp_path, fsync=False), Signer.generate()
     w = writer(store, signer)
-    w.write_batch(batch_of("audit.events", 0, 0, bodies[:10]))
+    write_flush(w, [batch_of("audit.events", 0, 0, bodies[:10])])
     second = batch_of("audit.events", 0, 10, bodies[10:20])
-    w.write_batch(second)
-    # simulate a crash after the manifest was stored but before its signature
+    cp = write_flush(w, [second])
+    # simulate a crash after the manifest was stored, before its signature and the checkpoint
     (tmp_path / layout.manifest_sig_key(second.object_key())).unlink()
+    key = layout.checkpoint_key("audit.events", cp.seq, date.fromisoformat(cp.created[:10]))
+    (tmp_path / key).unlink()
+    (tmp_path / layout.checkpoint_sig_key(key)).unlink()
     assert not verify(store, w_ring(signer)).ok
-    w2 = writer(store, signer)  # recovery re-signs (Ed25519 is deterministic)
+    w2 = open_writer(writer(store, signer))  # re-signs (Ed25519 is deterministic), checkpoints
     assert w2.state.last_offset(0) == 19
     # a retried batch rebuilds identical bytes: put_if_absent accepts it as a no-op
     assert second.to_ocf(schema_text(AUDIT_EVENT)) == store.get(second.object_key())
-    w2.write_batch(batch_of("audit.events", 0, 20, bodies[20:30]))
-    w2.checkpoint()
+    write_flush(w2, [batch_of("audit.events", 0, 20, bodies[20:30])])
     report = verify(store, w_ring(signer))
     assert report.ok, report.problems
