@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,18 @@ from typing import Any
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from pipeline.archive import keys as keys_mod
+from pipeline.archive.compare import Side
+from pipeline.archive.compare import compare as compare_archives
 from pipeline.archive.importer import import_jsonl
 from pipeline.archive.keys import Keyring, load_private_key
 from pipeline.archive.proof import prove as prove_event
@@ -48,6 +58,10 @@ def _progress() -> Progress:
         console=console,
         transient=True,
     )
+
+
+def _updater(bar: Progress, task: TaskID) -> Callable[[int, int], None]:
+    return lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _keyring(public_key: Path | None, keyring: Path | None) -> Keyring:
@@ -124,26 +138,62 @@ def verify(
     jobs: int = typer.Option(
         0, "--jobs", min=0, help="processes for batch checks (0: one per CPU)"
     ),
+    compare: str | None = typer.Option(
+        None,
+        "--compare",
+        help="a second archive (the other region): verify it too, check both hold the same "
+        "events per partition and offset, and resolve their checkpoints' cross-witnesses",
+    ),
+    compare_endpoint_url: str | None = typer.Option(
+        None, "--compare-endpoint-url", help="S3 endpoint of the --compare archive"
+    ),
+    compare_region: str | None = typer.Option(
+        None, "--compare-region", help="S3 region of the --compare archive"
+    ),
 ) -> None:
     """Check signatures, hashes, Merkle roots, chains, offset coverage and checkpoints."""
     ring = _keyring(public_key, keyring)
-    store = open_url(source, load_settings(), endpoint_url=endpoint_url, region=region)
-    with _progress() as bar:
-        task = bar.add_task("verifying batches", total=None)
-        report = verify_archive(
-            store,
-            ring,
-            start=_time(from_, "--from"),
-            end=_time(to, "--to"),
-            deep=deep,
-            jobs=jobs or os.cpu_count() or 1,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+    settings = load_settings()
+    sources = [(source, open_url(source, settings, endpoint_url=endpoint_url, region=region))]
+    if compare is not None:
+        sources.append(
+            (
+                compare,
+                open_url(
+                    compare, settings, endpoint_url=compare_endpoint_url, region=compare_region
+                ),
+            )
         )
-    for problem in report.problems:
-        typer.echo(str(problem))
-    verdict = "OK" if report.ok else f"FAILED: {len(report.problems)} problems"
-    typer.echo(f"{verdict}; {report.summary}")
-    if not report.ok:
+    failed = False
+    for url, store in sources:
+        with _progress() as bar:
+            task = bar.add_task(f"verifying {url}", total=None)
+            report = verify_archive(
+                store,
+                ring,
+                start=_time(from_, "--from"),
+                end=_time(to, "--to"),
+                deep=deep,
+                jobs=jobs or os.cpu_count() or 1,
+                progress=_updater(bar, task),
+            )
+        label = f"{url}: " if compare is not None else ""
+        for problem in report.problems:
+            typer.echo(f"{label}{problem}")
+        verdict = "OK" if report.ok else f"FAILED: {len(report.problems)} problems"
+        typer.echo(f"{label}{verdict}; {report.summary}")
+        failed = failed or not report.ok
+    if compare is not None:
+        result = compare_archives(Side(source, sources[0][1]), Side(compare, sources[1][1]))
+        for problem in result.problems:
+            typer.echo(str(problem))
+        verdict = "same events" if result.ok else f"FAILED: {len(result.problems)} differences"
+        typer.echo(
+            f"compare: {verdict}; {result.partitions} partitions, "
+            f"{result.witnesses} cross-witnesses resolved"
+        )
+        failed = failed or not result.ok
+    if failed:
         raise typer.Exit(1)
 
 
