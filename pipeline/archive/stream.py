@@ -98,6 +98,8 @@ class ArchiverStage:
                 "group.id": group_id or f"auditpipe-archiver-{region}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # a crashed archiver's partitions move on after 10 s, not the 45 s default
+                "session.timeout.ms": 10_000,
                 "logger": logging.getLogger("pipeline.kafka.librdkafka"),
             }
         )
