@@ -25,6 +25,13 @@ class TopicsConfig(BaseModel):
     events: str = "audit.events"
     dlq: str = "audit.dlq"
     alerts: str = "audit.alerts"
+    silences: str = Field(default="audit.silences", description="compacted: the router's silences")
+    router_state: str = Field(
+        default="audit.router.state", description="compacted: the router's durable state"
+    )
+    router_in: str = Field(
+        default="audit.router.by-rule", description="the router's input: alerts keyed by rule_id"
+    )
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
 

@@ -31,11 +31,13 @@ def delivery_event(
     environment: str,
     error: str | None = None,
     next_retry_s: float | None = None,
+    attempt_id: str | None = None,
 ) -> dict[str, Any]:
     """The audit event (JSON form) of attempt ``attempt`` (1-based) to deliver ``note``.
 
     ``error`` should be a short class of failure (``timeout``, ``ConnectError``), not a
-    response body, which may echo what was sent."""
+    response body, which may echo what was sent. ``attempt_id`` tells apart attempts that
+    share a number (one per ticket of a notification, or a re-delivery after a restart)."""
     details = {
         "receiver": note.receiver,
         "receiver_type": receiver_type,
@@ -52,8 +54,9 @@ def delivery_event(
         details["error"] = error[:200]
     if next_retry_s is not None:
         details["next_retry_s"] = f"{next_retry_s:.3f}"
+    suffix = f"#{attempt_id}" if attempt_id else ""
     return {
-        "event_id": str(uuid.uuid5(_NS, f"{note.id}#{note.receiver}#{attempt}")),
+        "event_id": str(uuid.uuid5(_NS, f"{note.id}#{note.receiver}#{attempt}{suffix}")),
         "ts": format_ts(ts),
         "service": ROUTER_SERVICE,
         "environment": environment,

@@ -30,7 +30,7 @@ from pipeline.route.grouping import (
     group_labels,
     new_group,
 )
-from pipeline.route.inhibit import inhibited_by
+from pipeline.route.inhibit import InhibitIndex
 from pipeline.route.silences import Silences
 from pipeline.route.times import from_us, text_us, to_us
 from pipeline.route.tree import RouteNode, all_nodes, compile_tree, match_routes
@@ -53,6 +53,9 @@ class Router:
         self.silences = silences if silences is not None else Silences()
         self._alerts: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, dict[str, Any]] = {}
+        self._suppressed: list[tuple[str, str]] = []
+        self._inhibit_index: InhibitIndex | None = None  # cached for the span of one due()
+        self._in_due = False
         if state is not None:
             self.state_from_json(state)
 
@@ -91,8 +94,15 @@ class Router:
         silence = self.silences.muting(alert, now)
         if silence is not None:
             return f"silence:{silence.id}"
-        active = (held["alert"] for held in self._alerts.values())
-        if inhibited_by(self.config.inhibit_rules, alert, active) is not None:
+        if not self.config.inhibit_rules:
+            return None
+        index = self._inhibit_index
+        if index is None:
+            active = (held["alert"] for held in self._alerts.values())
+            index = InhibitIndex(self.config.inhibit_rules, active)
+            if self._in_due:  # alerts do not change during due(): build it once
+                self._inhibit_index = index
+        if index.inhibited_by(alert) is not None:
             return "inhibited"
         return None
 
@@ -103,6 +113,21 @@ class Router:
         for key in expired:
             del self._alerts[key]
         out: list[Notification] = []
+        self._in_due = True
+        try:
+            self._due(out, expired, now, now_us)
+        finally:
+            self._in_due = False
+            self._inhibit_index = None
+        return out
+
+    def _due(
+        self,
+        out: list[Notification],
+        expired: dict[str, dict[str, Any]],
+        now: datetime,
+        now_us: int,
+    ) -> None:
         for gkey in sorted(self._groups):
             group = self._groups[gkey]
             if expired:
@@ -116,7 +141,6 @@ class Router:
             note = self._flush(gkey, group, now, now_us)
             if note is not None:
                 out.append(note)
-        return out
 
     def _flush(
         self, gkey: str, group: dict[str, Any], now: datetime, now_us: int
@@ -124,11 +148,18 @@ class Router:
         route = self._routes.get(group["route"])
         if route is None:  # the route left the config: finish the group with the root's timing
             route = self.tree
-        shown = [
-            self._alerts[k]["alert"]
-            for k in group["keys"]
-            if self.muted_by(self._alerts[k]["alert"], now) is None
-        ]
+        shown = []
+        muted = set(group.get("muted", [])) & set(group["keys"])
+        for k in group["keys"]:
+            why = self.muted_by(self._alerts[k]["alert"], now)
+            if why is None:
+                shown.append(self._alerts[k]["alert"])
+                muted.discard(k)
+            elif k not in muted:  # counted once per alert and group while it stays muted
+                muted.add(k)
+                kind = "silenced" if why.startswith("silence:") else "inhibited"
+                self._suppressed.append((group["receiver"], kind))
+        group["muted"] = sorted(muted)
         visible = {a["dedup_key"]: int(a["count"]) for a in shown}
         # alerts muted (or resolved) since the last notification are new again when they return
         group["sent"] = {k: c for k, c in group["sent"].items() if k in visible}
@@ -184,6 +215,12 @@ class Router:
         times = [g["next_flush"] for g in self._groups.values()]
         times += [a["until"] for a in self._alerts.values()]
         return from_us(min(times)) if times else None
+
+    def take_suppressed(self) -> list[tuple[str, str]]:
+        """(receiver, ``silenced``|``inhibited``) for each alert newly kept out of a group's
+        notifications since the last call (for metrics)."""
+        out, self._suppressed = self._suppressed, []
+        return out
 
     # --- state ---------------------------------------------------------------------------
 

@@ -83,6 +83,9 @@ class Silences:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    def all(self) -> list[Silence]:
+        return list(self._by_id.values())
+
     def active(self, now: datetime) -> list[Silence]:
         return [s for s in self._by_id.values() if s.active(now)]
 

@@ -1,0 +1,84 @@
+"""Silences in a compacted Kafka topic: one record per silence, keyed by its id.
+
+A record's value is the silence's stable JSON (:meth:`Silence.to_json`); a new record for the
+same id replaces it (expiring a silence writes it again with ``ends_at`` = now, so it stays
+listable until compaction removes a tombstone written later); a tombstone deletes it. Every
+router instance tails the whole topic (no consumer group), so all of them see every silence.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+import orjson
+from confluent_kafka import Producer
+
+from pipeline.errors import ConfigError, RetryableError
+from pipeline.kafka.config import KafkaConnection
+from pipeline.route.kafkaio import read_to_end
+from pipeline.route.silences import Silence, Silences
+
+
+def new_silence_id() -> str:
+    return f"sil-{secrets.token_hex(8)}"
+
+
+def apply_records(silences: Silences, records: Iterable[tuple[bytes, bytes | None]]) -> int:
+    """Apply topic records in order; returns how many were applied (bad ones are skipped)."""
+    n = 0
+    for key, value in records:
+        if value is None:
+            silences.delete(key.decode("utf-8", "replace"))
+            n += 1
+            continue
+        try:
+            silences.put(Silence.from_json(orjson.loads(value)))
+        except (ValueError, orjson.JSONDecodeError):
+            continue
+        n += 1
+    return n
+
+
+def load_silences(conn: KafkaConnection, topic: str) -> Silences:
+    silences = Silences()
+    apply_records(silences, read_to_end(conn, topic))
+    return silences
+
+
+def _producer(conn: KafkaConnection) -> Producer:
+    return Producer({**conn.to_librdkafka(), "enable.idempotence": True, "acks": "all"})
+
+
+def _write(conn: KafkaConnection, topic: str, key: str, value: bytes | None) -> None:
+    producer = _producer(conn)
+    errors: list[str] = []
+
+    def done(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    producer.produce(topic, key=key.encode(), value=value, on_delivery=done)
+    if producer.flush(30) or errors:
+        raise RetryableError(f"the silence was not written to {topic}: {errors or 'timeout'}")
+
+
+def put_silence(conn: KafkaConnection, topic: str, silence: Silence) -> None:
+    """Write (create or replace) a silence; returns once the broker acknowledged it."""
+    _write(conn, topic, silence.key, orjson.dumps(silence.to_json()))
+
+
+def expire_silence(conn: KafkaConnection, topic: str, silence_id: str, now: datetime) -> Silence:
+    """End a silence now. A silence that has not started yet is deleted (tombstone)."""
+    current = load_silences(conn, topic).get(silence_id)
+    if current is None:
+        raise ConfigError(f"no silence with id {silence_id!r} in {topic}")
+    if current.expired(now):
+        return current
+    if current.starts_at >= now:
+        _write(conn, topic, silence_id, None)
+        return current
+    ended = current.model_copy(update={"ends_at": now})
+    put_silence(conn, topic, ended)
+    return ended
