@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.archive import bench_archive
+from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect
 from benchmarks.scrub import bench_scrub
 from benchmarks.sdk import bench_sdk
@@ -146,6 +146,8 @@ def main() -> None:
         scrub = bench_scrub(20_000)
     with console.status("archiver + verifier: 200k events to a local file store"):
         archive = bench_archive(200_000)
+    with console.status("archiver + verifier: 200k events from Kafka to S3 (versitygw, loopback)"):
+        archive_s3 = bench_archive_s3(settings, 200_000)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = Table(title="auditpipe benchmarks (local stack, this machine)")
@@ -202,6 +204,31 @@ def main() -> None:
         "verifier (default, no decode)",
         f"{archive['verify_events_per_s']:,.0f}",
         f"{archive['verify_events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        f"verifier, {archive['verify_parallel_jobs']:.0f} processes (file store)",
+        f"{archive['verify_parallel_events_per_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "archiver: Kafka -> S3 Object Lock, loopback (steady; wall incl. group join)",
+        f"{archive_s3['archive_s3_steady_events_per_s']:,.0f} "
+        f"({archive_s3['archive_s3_events_per_s']:,.0f})",
+        f"{archive_s3['archive_s3_events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "verifier (default) reading S3",
+        f"{archive_s3['verify_s3_events_per_s']:,.0f}",
+        f"{archive_s3['verify_s3_events_per_cpu_s']:,.0f}",
         "-",
         "-",
         "-",
