@@ -37,7 +37,7 @@ import fastavro
 import orjson
 from pydantic import ValidationError
 
-from pipeline.archive import layout, merkle
+from pipeline.archive import layout, merkle, purges
 from pipeline.archive.batch import peek_id_ts, schema_sha256
 from pipeline.archive.keys import Keyring
 from pipeline.archive.manifest import GENESIS, Checkpoint, Manifest
@@ -224,13 +224,19 @@ def _check_object_args(args: tuple[Store, str, Manifest, bool]) -> list[Problem]
     return check_object(*args)
 
 
-def _check_chain(entries: list[_Entry], full: bool, problems: list[Problem]) -> None:
+def _check_chain(
+    entries: list[_Entry],
+    full: bool,
+    problems: list[Problem],
+    purged: purges.PurgeIndex | None = None,
+) -> None:
     entries.sort(key=lambda e: (e.manifest.first_offset, e.manifest.last_offset))
     prev: _Entry | None = None
     for e in entries:
         m = e.manifest
         if prev is None:
-            if full and m.prev_manifest_sha256 != GENESIS:
+            lawful = purged is not None and purged.accepts_chain_start(m)  # see purges.py
+            if full and m.prev_manifest_sha256 != GENESIS and not lawful:
                 problems.append(
                     Problem(
                         e.key,
@@ -306,6 +312,7 @@ def _check_checkpoints(
     by_key: dict[str, _Entry],
     full: bool,
     problems: list[Problem],
+    purged: purges.PurgeIndex | None = None,
 ) -> None:
     cps.sort(key=lambda c: c.cp.seq)
     reported: set[str] = set()
@@ -313,7 +320,8 @@ def _check_checkpoints(
     for c in cps:
         cp = c.cp
         if prev is None:
-            if full and (cp.seq != 0 or cp.prev_checkpoint_sha256 != GENESIS):
+            lawful = purged is not None and purged.accepts_checkpoint_start(cp)
+            if full and (cp.seq != 0 or cp.prev_checkpoint_sha256 != GENESIS) and not lawful:
                 problems.append(
                     Problem(
                         cp.prev_checkpoint_key or c.key,
@@ -349,6 +357,8 @@ def _check_checkpoints(
                 continue
             e = by_key.get(mkey)
             data = e.data if e else _get(store, mkey)
+            if data is None and purged and purged.purged(mkey, entry.manifest_sha256):
+                continue  # removed by a recorded purge
             if data is None:
                 reported.add(mkey)
                 okey = layout.object_key_of_manifest(mkey)
@@ -505,7 +515,10 @@ def verify(
         problems.append(Problem(skey, "orphan", f"signature without its manifest {mkey}"))
 
     # objects: the heavy part, optionally over several processes
-    trusted = [e for e in entries if e.trusted]
+    purged, purge_problems = purges.load(store, keyring)
+    problems.extend(Problem(*p) for p in purge_problems)
+    # a recorded purge may have stopped after deleting a batch but before its manifest
+    trusted = [e for e in entries if e.trusted and not purged.purged(e.key, e.sha256)]
     args = [(store, e.object_key, e.manifest, deep) for e in trusted]
     total = len(args)
     if jobs > 1 and total > 1:
@@ -527,7 +540,7 @@ def verify(
     for e in entries:
         by_partition[(e.manifest.topic, e.manifest.partition)].append(e)
     for group in by_partition.values():
-        _check_chain(group, full, problems)
+        _check_chain(group, full, problems, purged)
 
     ckpt_json = [k for k in ckpt_keys if k.endswith(layout.CHECKPOINT_SUFFIX)]
     ckpt_sigs = {k for k in ckpt_keys if k.endswith(layout.CHECKPOINT_SIG_SUFFIX)}
@@ -544,7 +557,7 @@ def verify(
     for e in entries:
         entries_by_topic[e.manifest.topic].append(e)
     for topic in sorted(set(cps) | set(entries_by_topic)):
-        _check_checkpoints(store, cps.get(topic, []), by_key, full, problems)
+        _check_checkpoints(store, cps.get(topic, []), by_key, full, problems, purged)
         if end is None:
             _check_latest(topic, cps.get(topic, []), entries_by_topic.get(topic, []), problems)
 

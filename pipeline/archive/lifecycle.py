@@ -1,0 +1,310 @@
+"""``auditpipe retention purge``: delete what Object Lock no longer protects, provably.
+
+Per region and topic:
+
+1. **Plan.** Per partition, the longest *prefix* of the manifest chain whose batches are all past
+   their retain-until (the manifest's and every stored version's COMPLIANCE date) and carry no
+   legal hold, never the partition's latest manifest (the chain head the archiver continues
+   from). A batch that is still locked or held ends its partition's prefix: later batches wait
+   for it, so what is left is always one unbroken chain per partition. The same for the
+   checkpoint chain (never the latest checkpoint).
+2. **Record.** A signed purge record naming every manifest and checkpoint it removes (see
+   ``purges``) is written first, locked for the metadata class.
+3. **Delete** every version of each batch, signature and manifest (manifest last) and of each
+   checkpoint, checking each version's legal hold right before (the local S3 server does not, see
+   ``locks``).
+4. **Check** that no version or delete marker of any purged key is left, and emit one
+   ``archive.purge`` LIFECYCLE audit event for the region.
+
+A dry run stops after the plan. Regions are purged independently: one region down never stops
+the other, and the command exits non-zero if any region failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from pipeline.archive import layout, purges
+from pipeline.archive.keys import ALGORITHM, Signer
+from pipeline.archive.locks import LockedBucket, LockedError, Version
+from pipeline.archive.manifest import Checkpoint, Manifest
+from pipeline.archive.s3client import s3_client
+from pipeline.archive.s3store import S3ObjectLockStore
+from pipeline.archive.store import Store, sha256_hex
+from pipeline.errors import PipelineError
+from pipeline.events.jsonform import format_ts, parse_ts
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: action, outcome, details -> emits one LIFECYCLE audit event (see ``audit``)
+AuditSink = Callable[[str, str, Mapping[str, str]], None]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region's archive: the object store (reads, write-once puts) and its versions."""
+
+    name: str
+    store: Store
+    bucket: LockedBucket
+
+
+@dataclass
+class PurgePlan:
+    region: str
+    topic: str
+    manifests: list[purges.PurgedManifest] = field(default_factory=list)
+    checkpoints: list[purges.PurgedCheckpoint] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # in deletion order
+    held: list[str] = field(default_factory=list)  # batches/checkpoints a legal hold keeps
+    locked: int = 0  # partitions and chains whose next link is still under retention
+
+    def ranges(self) -> str:
+        """``p0:0-99,p1:0-49``: the offsets purged per partition."""
+        spans: dict[int, list[int]] = {}
+        for m in self.manifests:
+            lo, hi = spans.get(m.partition, [m.first_offset, m.last_offset])
+            spans[m.partition] = [min(lo, m.first_offset), max(hi, m.last_offset)]
+        return ",".join(f"p{p}:{lo}-{hi}" for p, (lo, hi) in sorted(spans.items())) or "-"
+
+
+@dataclass
+class PurgeResult:
+    plan: PurgePlan
+    record_key: str | None = None
+    versions_deleted: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+class PurgeError(PipelineError):
+    """A purge could not complete in a region (details in the message)."""
+
+
+def _expired(until: str | None, now: datetime) -> bool:
+    return until is None or parse_ts(until, "retain_until") <= now
+
+
+def _group_versions(bucket: LockedBucket, prefix: str) -> dict[str, list[Version]]:
+    out: dict[str, list[Version]] = defaultdict(list)
+    for v in bucket.versions(prefix):
+        out[v.key].append(v)
+    return out
+
+
+def _free(bucket: LockedBucket, versions: Iterable[Version], now: datetime) -> str | None:
+    """None if every version may go now; else "held" or "locked"."""
+    for v in versions:
+        if v.delete_marker:
+            continue
+        lock = bucket.lock(v)
+        if lock.legal_hold:
+            return "held"
+        if lock.retain_until is not None and lock.retain_until > now:
+            return "locked"
+    return None
+
+
+def _blocked(
+    plan: PurgePlan,
+    bucket: LockedBucket,
+    key: str,
+    retain_until: str | None,
+    versions_prefix: str,
+    now: datetime,
+) -> bool:
+    """Whether ``key`` must stay (still locked, or held: noted in ``plan``)."""
+    why = "locked" if not _expired(retain_until, now) else None
+    if why is None:
+        versions = _group_versions(bucket, versions_prefix)
+        why = _free(bucket, (v for vs in versions.values() for v in vs), now)
+    if why == "held":
+        plan.held.append(key)
+    plan.locked += why == "locked"
+    return why is not None
+
+
+def put_signed(
+    store: Store,
+    key: str,
+    sig_key: str,
+    data: bytes,
+    signer: Signer,
+    retain_until: datetime | None,
+) -> None:
+    """Write a record and its detached signature, both locked until ``retain_until``."""
+    sig = signer.sign(data)
+    store.put_if_absent(key, data, sha256_hex(data), retain_until=retain_until)
+    store.put_if_absent(sig_key, sig, sha256_hex(sig), retain_until=retain_until)
+
+
+def _manifests(store: Store, topic: str) -> dict[int, list[tuple[str, bytes, Manifest]]]:
+    by_partition: dict[int, list[tuple[str, bytes, Manifest]]] = defaultdict(list)
+    for key in store.list(f"{layout.EVENTS}{topic}/"):
+        if not key.endswith(layout.MANIFEST_SUFFIX):
+            continue
+        data = store.get(key)
+        try:
+            m = Manifest.model_validate_json(data)
+        except ValidationError:
+            log.warning("unreadable manifest: not purged (run verify)", extra={"key": key})
+            continue
+        by_partition[m.partition].append((key, data, m))
+    for entries in by_partition.values():
+        entries.sort(key=lambda e: e[2].first_offset)
+    return by_partition
+
+
+def _seq(checkpoint_key: str) -> int:
+    parsed = layout.parse_checkpoint_key(checkpoint_key)
+    return parsed.seq if parsed else -1
+
+
+def topics(store: Store) -> list[str]:
+    """The topics an archive holds batches or checkpoints of."""
+    found = {k.split("/", 2)[1] for k in store.list(layout.EVENTS) if k.count("/") >= 2}
+    found |= {k.split("/", 2)[1] for k in store.list(layout.CHECKPOINTS) if k.count("/") >= 2}
+    return sorted(found)
+
+
+def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
+    """What may be purged from ``region`` for ``topic`` at ``now`` (reads only)."""
+    plan = PurgePlan(region.name, topic)
+    bucket = region.bucket
+    for _partition, entries in sorted(_manifests(region.store, topic).items()):
+        for key, data, m in entries[:-1]:  # never the chain head
+            okey = m.object_key
+            # the batch, its manifest and signature share the batch key as a prefix
+            if _blocked(plan, bucket, okey, m.retain_until, okey, now):
+                break
+            plan.manifests.append(purges.PurgedManifest.of(key, data, m))
+            plan.keys += [okey, layout.manifest_sig_key(okey), key]
+    ckpts = [
+        k
+        for k in region.store.list(f"{layout.CHECKPOINTS}{topic}/")
+        if k.endswith(layout.CHECKPOINT_SUFFIX)
+    ]
+    ckpts.sort(key=_seq)
+    for key in ckpts[:-1]:  # never the latest
+        data = region.store.get(key)
+        try:
+            cp = Checkpoint.model_validate_json(data)
+        except ValidationError:
+            break
+        stem = key.removesuffix(layout.CHECKPOINT_SUFFIX)  # the checkpoint and its signature
+        if _blocked(plan, bucket, key, cp.retain_until, stem, now):
+            break
+        plan.checkpoints.append(purges.PurgedCheckpoint.of(key, data, cp))
+        plan.keys += [layout.checkpoint_sig_key(key), key]
+    return plan
+
+
+def _write_record(
+    region: Region, plan: PurgePlan, signer: Signer, now: datetime, retain_until: datetime | None
+) -> str:
+    head = purges.head(region.store, plan.topic)
+    record = purges.PurgeRecord(
+        topic=plan.topic,
+        seq=head.seq + 1,
+        created=format_ts(now),
+        region=region.name,
+        prev_record_key=head.key,
+        prev_record_sha256=head.sha256,
+        manifests=plan.manifests,
+        checkpoints=plan.checkpoints,
+        objects=len(plan.keys),
+        key_id=signer.key_id,
+        algorithm=ALGORITHM,
+        retain_until=format_ts(retain_until) if retain_until else None,
+    )
+    key = purges.record_key(plan.topic, record.seq)
+    put_signed(
+        region.store, key, purges.record_sig_key(key), record.canonical(), signer, retain_until
+    )
+    return key
+
+
+def execute_purge(
+    region: Region,
+    plan: PurgePlan,
+    signer: Signer,
+    now: datetime,
+    *,
+    record_retain_until: datetime | None,
+    audit: AuditSink | None = None,
+    progress: Progress | None = None,
+) -> PurgeResult:
+    """Record, delete and check (see the module docstring); audits the outcome."""
+    result = PurgeResult(plan)
+    if not plan.keys:
+        return result
+    bucket = region.bucket
+    try:
+        result.record_key = _write_record(region, plan, signer, now, record_retain_until)
+        for key in plan.keys:
+            for v in _group_versions(bucket, key).get(key, []):
+                if not v.delete_marker and bucket.legal_hold(v):
+                    result.failures.append(f"{key}: legal hold set since the plan; not deleted")
+                    continue
+                try:
+                    bucket.delete(v)
+                    result.versions_deleted += 1
+                except LockedError as exc:
+                    result.failures.append(str(exc))
+            if progress is not None:
+                progress(1)
+        left = [k for k in plan.keys if not bucket.gone(k)]
+        result.failures += [f"{k}: still present after the purge" for k in left]
+    except PipelineError as exc:
+        result.failures.append(str(exc))
+    if audit is not None:
+        audit(
+            "archive.purge",
+            "SUCCESS" if result.ok else "ERROR",
+            {
+                "region": region.name,
+                "topic": plan.topic,
+                "purge_record": result.record_key or "",
+                "offsets": plan.ranges(),
+                "batches": str(len(plan.manifests)),
+                "checkpoints": str(len(plan.checkpoints)),
+                "objects": str(len(plan.keys)),
+                "versions_deleted": str(result.versions_deleted),
+                "verified_gone": str(not result.failures).lower(),
+                "failures": "; ".join(result.failures)[:1000],
+            },
+        )
+    return result
+
+
+def open_regions(
+    settings: Settings,
+    *,
+    regions: list[str] | None = None,
+    bucket_prefix: str | None = None,
+    archive_prefix: str = "",
+) -> list[Region]:
+    """Each configured region's archive bucket (``<bucket_prefix>-<region>``)."""
+    out = []
+    for name in regions or list(settings.s3_regions):
+        s3 = s3_client(settings, name)
+        bucket = f"{bucket_prefix}-{name}" if bucket_prefix else settings.archive.bucket(name)
+        out.append(
+            Region(
+                name,
+                S3ObjectLockStore(s3, bucket, archive_prefix),
+                LockedBucket(s3, bucket, archive_prefix, name),
+            )
+        )
+    return out
