@@ -21,7 +21,8 @@ from pathlib import Path
 
 import fastavro
 
-from pipeline.archive.batch import batch_of, check_layout
+from pipeline.archive.batch import Batch, batch_of, check_layout
+from pipeline.archive.flush import open_writer, write_flush
 from pipeline.archive.keys import Signer
 from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
@@ -90,23 +91,31 @@ def import_jsonl(
         clock=clock,
         retention=retention,
     )
+    open_writer(writer)  # finish a flush an earlier, crashed import left
     start = writer.state.last_offset(IMPORT_PARTITION) + 1
     offset = start
     batches = checkpoints = 0
     pending: list[bytes] = []
+    group: list[Batch] = []  # one flush: up to checkpoint_every batches, then a checkpoint
+
+    def seal() -> None:
+        nonlocal checkpoints
+        write_flush(writer, group)
+        checkpoints += 1
+        if progress is not None:
+            for b in group:
+                progress(b.count)
+        group.clear()
 
     def flush() -> None:
-        nonlocal offset, batches, checkpoints
+        nonlocal offset, batches, pending
         batch = batch_of(topic, IMPORT_PARTITION, offset, pending)
-        writer.write_batch(batch)
+        group.append(batch)
         offset += batch.count
         batches += 1
-        if progress is not None:
-            progress(batch.count)
-        pending.clear()
-        if batches % checkpoint_every == 0:
-            writer.checkpoint()
-            checkpoints += 1
+        pending = []  # the batch keeps the list
+        if len(group) >= checkpoint_every:
+            seal()
 
     for number, line in _lines(path):
         try:
@@ -117,7 +126,6 @@ def import_jsonl(
             flush()
     if pending:
         flush()
-    if batches % checkpoint_every or batches == 0:
-        writer.checkpoint()
-        checkpoints += 1
+    if group or batches == 0:
+        seal()
     return ImportResult(offset - start, batches, checkpoints, start, offset - 1)

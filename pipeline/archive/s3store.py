@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import builtins
+import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -44,12 +45,30 @@ class S3ObjectLockStore:
     """
 
     def __init__(
-        self, s3: S3Client, bucket: str, prefix: str = "", *, retention_days: int = 0
+        self,
+        s3: S3Client,
+        bucket: str,
+        prefix: str = "",
+        *,
+        retention_days: int = 0,
+        connect: Callable[[], S3Client] | None = None,
     ) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.retention_days = retention_days
+        # how to make a new client: lets the store travel to `verify --jobs` worker processes
+        self.connect = connect
+
+    def __getstate__(self) -> dict[str, object]:
+        if self.connect is None:
+            raise TypeError("an S3ObjectLockStore without `connect` cannot be pickled")
+        return {k: v for k, v in self.__dict__.items() if k != "s3"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        assert self.connect is not None
+        self.s3 = self.connect()
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -184,4 +203,5 @@ def open_url(
         region = next((r for r in regions if bucket.endswith(r)), None) or next(iter(regions))
     if endpoint_url is not None:
         settings = settings.model_copy(update={"s3_endpoints": {region: endpoint_url}})
-    return S3ObjectLockStore(s3_client(settings, region), bucket, prefix)
+    connect = functools.partial(s3_client, settings, region)
+    return S3ObjectLockStore(connect(), bucket, prefix, connect=connect)

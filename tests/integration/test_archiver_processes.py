@@ -134,7 +134,7 @@ def test_200k_events_in_both_regions_with_kill_9(
         app,
         [
             *("verify", "--source", urls[REGIONS[0]], "--compare", urls[REGIONS[1]]),
-            *("--public-key", str(public), "--jobs", "1"),
+            *("--public-key", str(public), "--jobs", "2"),
         ],
     )
     assert result.exit_code == 0, result.output[-3000:]

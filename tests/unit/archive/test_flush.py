@@ -14,7 +14,7 @@ from pipeline.archive import layout
 from pipeline.archive.batch import Batch, batch_of
 from pipeline.archive.chain import latest_checkpoint_key, recover
 from pipeline.archive.flush import open_writer, write_flush
-from pipeline.archive.importer import Encoder
+from pipeline.archive.importer import Encoder, import_jsonl
 from pipeline.archive.keys import Keyring, Signer
 from pipeline.archive.store import FileStore
 from pipeline.archive.verify import verify
@@ -192,3 +192,20 @@ def test_retrying_a_failed_flush_is_safe(tmp_path: Path, bodies: list[bytes], fa
     assert report.ok, report.problems
     assert report.summary.events == 40
     assert len(keys(store, ".avro")) == 4
+
+
+@pytest.mark.parametrize("fail_at", [2, 5, 9])
+def test_an_import_that_died_mid_flush_is_completed_by_the_next(
+    tmp_path: Path, events_file: Path, fail_at: int
+) -> None:
+    store, signer = CountingStore(tmp_path / "a"), Signer.generate()
+    object.__setattr__(store, "fail_at", fail_at)  # intent 1, object 2, manifest 3, sig 4, ...
+    with pytest.raises(RetryableError):
+        import_jsonl(events_file, store, signer, batch_size=50, checkpoint_every=2)
+    object.__setattr__(store, "fail_at", None)
+    result = import_jsonl(events_file, store, signer, batch_size=50, checkpoint_every=2)
+    report = verify(store, ring(signer))
+    assert report.ok, report.problems
+    # the second import appends after whatever the first one got durably written
+    assert report.summary.events == result.last_offset + 1
+    assert result.events == 300

@@ -17,7 +17,8 @@ from tests.unit.archive.conftest import Archive, write_jsonl
 
 def test_layout_of_an_import(archive: Archive) -> None:
     keys = list(archive.store.list(""))
-    assert len(keys) == 6 * 3 + 3 * 2
+    assert len(keys) == 6 * 3 + 3 * 2 + 3  # batches, checkpoints, one intent per flush
+    assert archive.keys(".json", "intents/") == [f"intents/import/{i:020d}.json" for i in range(3)]
     assert archive.keys(".avro")[0] == (
         "events/import/dt=2026-11-01/p=0/00000000000000000000-00000000000000000049.avro"
     )
