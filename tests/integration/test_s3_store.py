@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
+from pipeline.archive import layout
+from pipeline.archive.chain import latest_checkpoint_key
 from pipeline.archive.s3client import ensure_object_lock_bucket
 from pipeline.archive.s3store import S3ObjectLockStore
 from pipeline.archive.store import ObjectConflictError, ObjectNotFoundError
@@ -58,3 +60,27 @@ def test_legal_hold_blocks_deletion(store: S3ObjectLockStore) -> None:
     assert store.legal_hold(key) is False
     store.s3.delete_object(Bucket=store.bucket, Key=store.prefix + key, VersionId=version)
     assert not store.exists(key)
+
+
+def test_recovery_listings_find_the_latest_checkpoint(store: S3ObjectLockStore) -> None:
+    """list_after/list_dirs as recovery uses them (StartAfter, MaxKeys, Delimiter on the real
+    server), and the galloping search for the newest checkpoint."""
+    topic = "audit.events"
+    seqs = [0, 1, 2, 3, 5, 8, 13, 21, 34, 35, 36, 37]  # gaps too: the search must not assume none
+    for seq in seqs:
+        day = date(2026, 11, 1) + timedelta(days=seq // 20)
+        key = layout.checkpoint_key(topic, seq, day)
+        store.put_if_absent(key, b"{}")
+        store.put_if_absent(layout.checkpoint_sig_key(key), b"sig")
+    prefix = f"checkpoints/{topic}/"
+    assert store.list_dirs(prefix) == [f"{prefix}dt=2026-11-01/", f"{prefix}dt=2026-11-02/"]
+    day1 = f"{prefix}dt=2026-11-01/"
+    assert store.list_after(day1, f"{day1}{4:020d}", 2) == [
+        f"{day1}{5:020d}.json",
+        f"{day1}{5:020d}.sig",
+    ]
+    assert store.list_after(day1, f"{day1}{14:020d}", 5) == []
+    assert latest_checkpoint_key(store, topic) == layout.checkpoint_key(
+        topic, 37, date(2026, 11, 2)
+    )
+    assert latest_checkpoint_key(store, "other.topic") is None
