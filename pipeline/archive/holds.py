@@ -8,8 +8,9 @@ event. Several cases may hold the same object: ``clear`` of one case leaves ON e
 another case, still set (its latest marker says ``set``), selects.
 
 A time range selects every batch whose events overlap it (with its manifest and signature) and
-the checkpoints written from its first day to the day after its last, so the held range stays
-verifiable. Retention purge skips held objects and everything after them in their chain.
+the checkpoints written from the day the first of them was archived to the day after the last
+(the checkpoints that name them). Retention purge skips held objects and everything after them
+in their chain.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 import orjson
@@ -108,6 +109,7 @@ def select(store: Store, selector: Selector) -> tuple[list[str], list[str]]:
     prefixes: list[str] = []
     lo, hi = start.astimezone(UTC).date(), end.astimezone(UTC).date()
     for topic in topics(store):
+        written: list[date] = []  # when the selected batches were archived
         for prefix in layout.event_prefixes(topic, lo - timedelta(days=1), hi):
             prefixes.append(prefix)
             for key in store.list(prefix):
@@ -120,7 +122,13 @@ def select(store: Store, selector: Selector) -> tuple[list[str], list[str]]:
                 if _overlaps(m, start, end):
                     okey = layout.object_key_of_manifest(key)
                     keys |= {okey, key, layout.manifest_sig_key(okey)}
-        for prefix in layout.checkpoint_prefixes(topic, lo, hi + timedelta(days=1)):
+                    written.append(parse_ts(m.created, "created").date())
+        if not written:
+            continue
+        # the checkpoints written from the first selected batch's day to the day after the last
+        for prefix in layout.checkpoint_prefixes(
+            topic, min(written), max(written) + timedelta(days=1)
+        ):
             prefixes.append(prefix)
             keys.update(store.list(prefix))
     return sorted(keys), prefixes

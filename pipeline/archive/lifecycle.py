@@ -149,21 +149,16 @@ def put_signed(
     store.put_if_absent(sig_key, sig, sha256_hex(sig), retain_until=retain_until)
 
 
-def _manifests(store: Store, topic: str) -> dict[int, list[tuple[str, bytes, Manifest]]]:
-    by_partition: dict[int, list[tuple[str, bytes, Manifest]]] = defaultdict(list)
+def _manifest_keys(store: Store, topic: str) -> dict[int, list[str]]:
+    """Each partition's manifest keys in offset order, from the listing alone (the key names
+    partition and offsets), so planning reads only the manifests it may purge plus one."""
+    by_partition: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for key in store.list(f"{layout.EVENTS}{topic}/"):
-        if not key.endswith(layout.MANIFEST_SUFFIX):
-            continue
-        data = store.get(key)
-        try:
-            m = Manifest.model_validate_json(data)
-        except ValidationError:
-            log.warning("unreadable manifest: not purged (run verify)", extra={"key": key})
-            continue
-        by_partition[m.partition].append((key, data, m))
-    for entries in by_partition.values():
-        entries.sort(key=lambda e: e[2].first_offset)
-    return by_partition
+        if key.endswith(layout.MANIFEST_SUFFIX):
+            parsed = layout.parse_batch_key(layout.object_key_of_manifest(key))
+            if parsed is not None:
+                by_partition[parsed.partition].append((parsed.first_offset, key))
+    return {p: [k for _, k in sorted(entries)] for p, entries in by_partition.items()}
 
 
 def _seq(checkpoint_key: str) -> int:
@@ -182,9 +177,18 @@ def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
     """What may be purged from ``region`` for ``topic`` at ``now`` (reads only)."""
     plan = PurgePlan(region.name, topic)
     bucket = region.bucket
-    for _partition, entries in sorted(_manifests(region.store, topic).items()):
-        for key, data, m in entries[:-1]:  # never the chain head
+    for _partition, mkeys in sorted(_manifest_keys(region.store, topic).items()):
+        for key in mkeys[:-1]:  # never the chain head
+            data = region.store.get(key)
+            try:
+                m = Manifest.model_validate_json(data)
+            except ValidationError:
+                log.warning("unreadable manifest: not purged (run verify)", extra={"key": key})
+                break
             okey = m.object_key
+            if okey != layout.object_key_of_manifest(key):
+                log.warning("misplaced manifest: not purged (run verify)", extra={"key": key})
+                break
             # the batch, its manifest and signature share the batch key as a prefix
             if _blocked(plan, bucket, okey, m.retain_until, okey, now):
                 break

@@ -342,3 +342,31 @@ def test_store_refuses_deleting_an_expired_version_under_legal_hold(
         time.sleep(3)
         with pytest.raises(ClientError):
             s3.delete_object(Bucket=bucket, Key=key, VersionId=vid)
+
+
+def test_legal_hold_by_time_range_holds_overlapping_batches_and_their_checkpoints(
+    regions: dict[str, S3Client], tmp_path: Path
+) -> None:
+    run = _run(regions, tmp_path, events=200)
+    target = run.manifests("us-east-1")[2]
+    held = run.cli(
+        "legal-hold", "set", "--case", "RANGE-1", "--from", target.min_ts, "--to", target.max_ts
+    )
+    assert held.returncode == 0, held.stdout + held.stderr
+    lo, hi = datetime.fromisoformat(target.min_ts), datetime.fromisoformat(target.max_ts)
+    for region in regions:
+        bucket = run.buckets[region]
+        for m in run.manifests(region):
+            overlaps = (
+                datetime.fromisoformat(m.max_ts) >= lo and datetime.fromisoformat(m.min_ts) <= hi
+            )
+            for key in (m.object_key, layout.manifest_key(m.object_key)):
+                holds = [bucket.legal_hold(v) for v in bucket.versions(key) if v.key == key]
+                assert holds == [overlaps], (region, key, overlaps)
+        checkpoints = [v for v in bucket.versions(layout.CHECKPOINTS) if not v.delete_marker]
+        assert checkpoints
+        assert all(bucket.legal_hold(v) for v in checkpoints)  # written today: in the range+1
+    assert any(
+        datetime.fromisoformat(m.min_ts) > hi or datetime.fromisoformat(m.max_ts) < lo
+        for m in run.manifests("us-east-1")
+    ), "the test needs a batch outside the range"
