@@ -63,6 +63,7 @@ class StageConfig:
     delivery_timeout_s: float = 30.0
     linger_ms: int = 5
     compression: str = "zstd"
+    session_timeout_ms: int = 45_000  # how soon a killed worker's partitions move on
 
 
 class BatchStage:
@@ -90,6 +91,7 @@ class BatchStage:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": config.session_timeout_ms,
                 "logger": logging.getLogger("pipeline.kafka.librdkafka"),
             }
         )

@@ -76,6 +76,7 @@ class RouterOptions:
     breaker_threshold: int = 5
     breaker_cool_down_s: float = 30.0
     retry_base_s: float = 0.5
+    session_timeout_ms: int = 10_000  # a killed instance's partitions are taken over this soon
 
 
 class RouterStage:
@@ -247,6 +248,7 @@ class RouterStage:
                 "group.id": self.options.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                "session.timeout.ms": self.options.session_timeout_ms,
                 "logger": logging.getLogger("pipeline.route.librdkafka"),
             }
         )
@@ -266,6 +268,7 @@ class RouterStage:
                 batch_size=self.options.max_batch,
                 batch_timeout_s=0.01,
                 linger_ms=0,
+                session_timeout_ms=self.options.session_timeout_ms,
             ),
             ByRule(serde, t.router_in),
         )
