@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,7 +29,8 @@ from pipeline.archive import layout
 from pipeline.archive.keys import Signer
 from pipeline.archive.manifest import GENESIS, Checkpoint
 from pipeline.archive.store import ObjectNotFoundError, SeekableStore, Store, sha256_hex
-from pipeline.errors import PipelineError
+from pipeline.errors import InvalidEventError, PipelineError
+from pipeline.events.jsonform import parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,20 @@ def resign(store: Store, signer: Signer | None, key: str, sig_key: str, data: by
     if signer is None:
         raise RecoveryError(f"{key} has no signature {sig_key} and no signing key was given")
     sig = signer.sign(data)
-    store.put_if_absent(sig_key, sig, sha256_hex(sig))
+    # locked like the document it signs (retention.py), not with the store's default
+    store.put_if_absent(sig_key, sig, sha256_hex(sig), retain_until=_retain_until(data))
     log.warning("completed an interrupted write: signed %s", key)
+
+
+def _retain_until(data: bytes) -> datetime | None:
+    """The ``retain_until`` a manifest or checkpoint records, if it records one still ahead
+    (S3 refuses a retain-until in the past; the store's default applies then)."""
+    try:
+        until = orjson.loads(data).get("retain_until")
+        parsed = parse_ts(until, "retain_until") if isinstance(until, str) else None
+    except (orjson.JSONDecodeError, AttributeError, InvalidEventError):
+        return None
+    return parsed if parsed is not None and parsed > datetime.now(UTC) else None
 
 
 def get_or_none(store: Store, key: str) -> bytes | None:

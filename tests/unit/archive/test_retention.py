@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from pipeline.archive.batch import batch_of
+from pipeline.archive.chain import resign
 from pipeline.archive.importer import Encoder
 from pipeline.archive.keys import Signer
 from pipeline.archive.manifest import Manifest
@@ -163,3 +164,27 @@ def test_writer_locks_batch_manifest_and_signature_and_records_the_class(
     checkpoint_locks = [v for k, v in locks.items() if k.startswith("checkpoints/")]
     assert len(checkpoint_locks) == 2
     assert all(v is not None for v in checkpoint_locks)
+
+
+def test_a_signature_completed_after_a_crash_is_locked_like_its_manifest(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    r = load_retention(_write(tmp_path, POLICY.replace("30 days", "3 days")))
+    store = RecordingStore(tmp_path / "archive")
+    now = datetime.now(UTC)
+    w = ArchiveWriter.open(
+        store,
+        Signer.generate(),
+        "audit.events",
+        raw_schema(AUDIT_EVENT),
+        schema_text(AUDIT_EVENT),
+        clock=lambda: now,
+        retention=r,
+    )
+    m = w.write_batch(batch_of("audit.events", 0, 0, _encode(docs, "SYSTEM", 5)))
+    sig_key = m.object_key + ".manifest.sig"
+    (tmp_path / "archive" / sig_key).unlink()  # the crash: manifest stored, signature not
+    del store.locks[sig_key]  # type: ignore[attr-defined]
+    data = store.get(m.object_key + ".manifest.json")
+    resign(store, w.signer, m.object_key + ".manifest.json", sig_key, data)
+    assert store.locks[sig_key] == r.until("short", now)  # type: ignore[attr-defined]
