@@ -16,10 +16,19 @@ Decisions worth knowing (each has a test):
   are not a version: not glued to a word or a dot (``v1.2.3.4``, ``1.2.3.4.5``), not right
   after ``product/`` (``Chrome/120.0.0.0``) and not after the word version/ver/release/build/
   rev. A bare ``1.2.3.4`` in prose is treated as an address (fail closed).
-* Phone numbers are international (``+`` country code) and valid by libphonenumber metadata;
-  national-only formats are not detected (too many order numbers look like them).
+* Phone numbers are valid by libphonenumber metadata: international (``+`` or ``00`` and a
+  country code), or national with separators — a trunk ``0`` and an area code
+  (``030 1234567``, ``020 7946 0958``, ``(030) 1234567``) tried in ``NATIONAL_REGIONS``, or
+  NANP (``(415) 555-2671``, ``415-555-2671``). A national number needs 9-13 digits and a
+  separator, must not follow a word, a dash or a number (``12:05 …``, ``4153 0053 …``)
+  nor run on into digits or a hex id, so dates, times, versions, grouped order numbers and ids
+  (``INV-2026-000123``, ``6011 0635 1396 9371``, ``0612345678``) are not numbers.
 * Cards need 13-19 digits (spaces or dashes allowed), a known issuer prefix and Luhn.
-* IBANs are upper case, compact or in groups, valid by country length/format and mod 97.
+* IBANs are compact or in groups (spaces or dashes), upper or lower case, valid by country
+  length/format and mod 97.
+* US SSNs are ``123-45-6789`` or ``123 45 6789`` anywhere; nine bare digits only right after
+  the words SSN or social security (``SSN: 123456789``) — other 9-digit numbers are ids.
+* Emails are found URL-encoded too (``alice%40example.com``).
 * Secrets with a fixed prefix (AWS key ids, GitHub, Slack, Google keys, JWTs) are found even
   when glued to other text: no word-boundary look-around, fail closed. Stripe keys keep a
   left boundary (``risk_live_monitoring`` is not a key).
@@ -61,9 +70,15 @@ class Detector:
 
     def find(self, text: str) -> list[Finding]:
         out: list[Finding] = []
-        for m in self.pattern.finditer(text):
+        pos = 0
+        search = self.pattern.search
+        while (m := search(text, pos)) is not None:
             spans = self.check(text, m) if self.check is not None else _value_span(m)
             out.extend(Finding(s, e, self.name, self.priority) for s, e in spans if e > s)
+            # a check that shrank a greedy candidate (an IBAN followed by more groups) gives
+            # the rest of the candidate back, so a second value right after it is seen
+            last = max((e for _, e in spans), default=m.end())
+            pos = last if m.start() < last < m.end() else max(m.end(), m.start() + 1)
         return out
 
 
@@ -92,12 +107,22 @@ def _iban(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
 
 
 def _phone(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    span = v.best_phone(m.group())
-    return [] if span is None else [(m.start(), m.start() + span[1])]
+    if m["intl"] is not None:
+        group, span = "intl", v.best_phone(m["intl"])
+    elif m["idd"] is not None:
+        group, span = "idd", v.best_phone(m["idd"])
+    elif m["nat"] is not None:
+        group, span = "nat", v.best_national_phone(m["nat"], v.NATIONAL_REGIONS)
+    else:
+        group, span = "nanp", v.best_national_phone(m["nanp"], v.NANP_REGIONS)
+    return [] if span is None else [(m.start(), m.start(group) + span[1])]
 
 
 def _ssn(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    return [m.span()] if v.ssn_ok(m["a"], m["g"], m["s"]) else []
+    if m["a"] is not None:
+        return [m.span()] if v.ssn_ok(m["a"], m["g"], m["s"]) else []
+    ok = v.ssn_ok(m["ka"], m["kg"], m["ks"])
+    return [(m.start("ka"), m.end("ks"))] if ok else []
 
 
 _VERSION_BEFORE = _c(r"(?:[A-Za-z0-9_]/|(?i:version|ver|release|build|rev|v)[\s:=#]{0,3})$")
@@ -131,6 +156,15 @@ _SECRET_WORDS = (
     r"password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"  # noqa: S105
     r"|private[_-]?key|secret[_-]?key|client[_-]?secret|credentials?"
 )
+_SECRET_NAME = _c(r"(?i)[A-Za-z0-9_.-]{0,40}(?:" + _SECRET_WORDS + r")")
+
+
+def secret_name(key: str) -> bool:
+    """A map key that names a secret, by the rule of the ``secret`` detector (ends in a secret
+    word: ``db_password``, ``x-api-key``; not ``token_count``)."""
+    return _SECRET_NAME.fullmatch(key) is not None
+
+
 _AWS_ID_PREFIX = r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)"
 
 DETECTORS: dict[str, Detector] = {
@@ -242,32 +276,53 @@ DETECTORS: dict[str, Detector] = {
         ),
         Detector(
             "iban",
-            r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}",
-            _c(r"(?<![A-Z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Z0-9])"),
+            # one case throughout; the end is found by the check (an IBAN may be glued to a word)
+            # (lower case glued to its check digits only: "size 18342" in prose is no IBAN)
+            r"[A-Z]{2} ?\d{2}[ -]?[A-Z0-9]{3}|[a-z]{2}\d{2}[ -]?[a-z0-9]{3}",
+            _c(
+                r"(?<![A-Z0-9])[A-Z]{2} ?\d{2}[ -]?[A-Z0-9]{3}(?:[ -]?[A-Z0-9]){8,27}"
+                r"|(?<![a-z0-9])[a-z]{2}\d{2}[ -]?[a-z0-9]{3}(?:[ -]?[a-z0-9]){8,27}"
+            ),
             _iban,
             priority=7,
         ),
         Detector(
             "ssn",
-            r"\d{3}[ -]\d{2}[ -]\d{4}",
-            _c(r"(?<![\d-])(?P<a>\d{3})([ -])(?P<g>\d{2})\2(?P<s>\d{4})(?![\d-])"),
+            r"\d{3}[ -]\d{2}[ -]\d{4}|[Ss][Ss][Nn]|[Ss][Oo][Cc][Ii][Aa][Ll].?[Ss][Ee][Cc]",
+            _c(
+                r"(?<![\d-])(?P<a>\d{3})(?P<sep>[ -])(?P<g>\d{2})(?P=sep)(?P<s>\d{4})(?![\d-])"
+                r"|(?i:(?<![a-z])(?:ssn|social[ _-]?security)(?![a-z]))[^\d\n]{0,24}?"
+                r"(?<![\d-])(?P<ka>\d{3})(?P<kg>\d{2})(?P<ks>\d{4})(?![\d-])"
+            ),
             _ssn,
             priority=8,
         ),
         Detector(
             "email",
-            r"@[A-Za-z0-9-]+\.[A-Za-z0-9]",
+            r"(?:@|%40)[A-Za-z0-9-]+\.[A-Za-z0-9]",
             _c(
-                r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-                r"\.[A-Za-z]{2,24}\b"
+                r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}(?:@|%40)[A-Za-z0-9]"
+                r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                r"[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b"
             ),
             priority=9,
         ),
         Detector(
             "phone",
-            r"\+[1-9][0-9 ().\-/]{5,}[0-9]",
-            _c(r"(?<![A-Za-z0-9+])\+[1-9][0-9 ().\-/]{5,24}[0-9]"),
+            # international | trunk-0 national | NANP national (see the module docstring)
+            r"\+[1-9][0-9 ().\-/]{5,}[0-9]|(?:^|[^0-9A-Za-z_+-])0[0-9 ().\-/]{5,}[0-9]"
+            r"|\d{3}\) ?\d{3}[-.]\d{4}|\d{3}[-.]\d{3}[-.]\d{4}",
+            _c(
+                r"(?<![A-Za-z0-9+])\+(?P<intl>[1-9][0-9 ().\-/]{5,24}[0-9])"
+                # 00 + country code + a separator: 0049 30 1234567 (not 006486630, an id)
+                r"|(?<![\w+-])(?<!\d\d[ /.:-])00"
+                r"(?P<idd>[1-9]\d{0,3}[ ().\-/][0-9 ().\-/]{4,22}[0-9])"
+                r"|(?<![\w+-])(?<!\d\d[ /.:-])"
+                r"(?P<nat>(?:\(0[1-9]\d{0,4}\)|0[1-9]\d{0,4})[ /-]\d{2,10}(?:[ -]\d{2,10}){0,4})"
+                r"(?![A-Za-z_]*\d|[-.:/]\d)"
+                r"|(?<![\w+-])(?<!\d\d[ /.:-])(?P<nanp>(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4})"
+                r"(?![A-Za-z_]*\d|[-.:/]\d)"
+            ),
             _phone,
             priority=10,
         ),

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.scrub.config import ScrubPolicy
-from pipeline.scrub.detectors import DETECTORS, Finding, resolve
+from pipeline.scrub.detectors import DETECTORS, Finding, resolve, secret_name
 from pipeline.scrub.engines import Scanner, build_scanner
 from pipeline.scrub.fields import deep_copy, locate
 from pipeline.scrub.keys import ScrubKeys
 from pipeline.scrub.treatments import Pseudonymizer, mask, redact, truncate_ip
 
 Place = tuple[Any, Any, str]  # (container, key or index, field path)
+Remarks = list[dict[str, str]]
 
 
 def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:
@@ -29,13 +30,14 @@ def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:
 class _Work:
     """What one scrub call collects: free-text strings to scan, drops, remarks."""
 
-    __slots__ = ("drops", "places", "remarks", "texts")
+    __slots__ = ("drops", "keys", "places", "remarks", "texts")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.places: list[Place] = []
         self.drops: list[Place] = []
-        self.remarks: list[dict[str, str]] = []
+        self.remarks: Remarks = []
+        self.keys: list[tuple[dict[Any, Any], str, dict[str, str], str]] = []  # map keys
 
 
 class Scrubber:
@@ -69,14 +71,29 @@ class Scrubber:
                 if type(value) is str and value:
                     self._field(work, node, last, path, value, treatment, "scalar")
         for rule in self._others:
+            scan_keys = rule.container == "map" and rule.treatment != "keep"
             for container, key, path in locate(out, rule.segments):
                 value = container[key]
+                if scan_keys and type(key) is str and key:
+                    # a map key is free text too: scanned in the same pass, renamed after
+                    holder = {"k": key}
+                    work.keys.append((container, key, holder, path))
+                    work.texts.append(key)
+                    work.places.append((holder, "k", f"{path[: -len(key) - 1]}.{{key}}"))
                 if type(value) is str and value:
                     treatment = rule.overrides.get(key, rule.treatment)
+                    if treatment == "detect" and rule.container == "map" and secret_name(key):
+                        # {"password": "hunter2"}: the key says what the value is
+                        found = [Finding(0, len(value), "secret", 0)]
+                        container[key] = self._treat(value, found, path, work.remarks)
+                        continue
                     self._field(work, container, key, path, value, treatment, rule.container)
         if work.texts:
             self._detect(work.texts, work.places, work.remarks)
         _drop(work.drops)
+        renamed = [(c, k, h["k"], p) for c, k, h, p in work.keys if h["k"] != k and k in c]
+        if renamed:
+            _rename_keys(renamed, work.remarks)
         info = out.get("pipeline")
         if not isinstance(info, dict):
             info = {
@@ -185,3 +202,30 @@ def _drop(drops: list[Place]) -> None:
             container[key] = None
         else:
             del container[key]
+
+
+def _rename_keys(renamed: list[tuple[dict[Any, Any], str, str, str]], remarks: Remarks) -> None:
+    """Rename map keys that held a finding to their treated form (``{"alice@example.com": x}``
+    → ``{"[email]": x}``), order kept, a clash numbered (``[email]#2``); the remarks of their
+    values named the raw key in the path, so those paths are renamed too."""
+    by_map: dict[int, tuple[dict[Any, Any], dict[str, str]]] = {}
+    for container, old, new, _path in renamed:
+        by_map.setdefault(id(container), (container, {}))[1][old] = new
+    final: dict[tuple[int, str], str] = {}
+    for ident, (container, names) in by_map.items():
+        items: dict[Any, Any] = {}
+        for key, value in container.items():
+            new = base = names.get(key, key)
+            n = 1
+            while new in items:
+                n += 1
+                new = f"{base}#{n}"
+            items[new] = value
+            final[(ident, key)] = new
+        container.clear()
+        container.update(items)
+    fixes = {p: p[: -len(old)] + final[(id(c), old)] for c, old, _new, p in renamed}
+    for remark in remarks:
+        fixed = fixes.get(remark["field"])
+        if fixed is not None:
+            remark["field"] = fixed

@@ -17,7 +17,6 @@ from stdnum import iban as _iban
 from stdnum.exceptions import ValidationError
 
 _DIGIT_RUNS = re.compile(r"\d+", re.ASCII)
-_WORDS = re.compile(r"[A-Z0-9]+", re.ASCII)
 
 # (prefix lo, prefix hi, allowed lengths): issuer identification ranges of the card brands
 # we recognise (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir).
@@ -103,12 +102,22 @@ def iban_ok(compact: str) -> bool:
 
 
 def best_iban(candidate: str) -> tuple[int, int] | None:
-    """Longest prefix of space-separated groups that is a valid IBAN (mod 97 + country)."""
-    spans = [m.span() for m in _WORDS.finditer(candidate)]
-    for j in range(len(spans) - 1, -1, -1):
-        compact = "".join(candidate[s:e] for s, e in spans[: j + 1])
-        if 15 <= len(compact) <= 34 and iban_ok(compact):
-            return spans[0][0], spans[j][1]
+    """The longest valid IBAN (mod 97 + country format) at the start of ``candidate``, in
+    either case (``de89 3704 …`` is the account ``DE89 3704 …``): first ending where a group
+    ends, then anywhere (an IBAN glued to a word, ``…0130 00note``). Spans are in
+    ``candidate``; at most 20 checks."""
+    alnum = [i for i, ch in enumerate(candidate) if ch.isascii() and ch.isalnum()]
+    compact = "".join(candidate[i] for i in alnum).upper()
+    longest = min(34, len(compact))
+    if longest < 15:
+        return None
+
+    def group_end(n: int) -> bool:
+        return n == len(compact) or alnum[n] != alnum[n - 1] + 1
+
+    for n in sorted(range(15, longest + 1), key=lambda n: (not group_end(n), -n)):
+        if iban_ok(compact[:n]):
+            return alnum[0], alnum[n - 1] + 1
     return None
 
 
@@ -135,6 +144,40 @@ def best_phone(candidate: str) -> tuple[int, int] | None:
             return None
         if len(digits) <= 15 and phone_ok(digits):
             return 0, spans[j][1]
+    return None
+
+
+#: where a number written in national format (trunk prefix 0, no country code) is tried, in
+#: order: the first region whose metadata says "valid" wins. A wrong guess costs nothing (the
+#: number is redacted either way); a region missing here means its national numbers are not
+#: detected, so the list errs wide.
+NATIONAL_REGIONS = ("DE", "GB", "FR", "NL", "IT", "AT", "CH", "BE", "AU", "JP", "IN")
+#: NANP numbers written nationally: (415) 555-2671, 415-555-2671
+NANP_REGIONS = ("US",)
+
+
+def national_phone_ok(candidate: str, regions: tuple[str, ...]) -> bool:
+    for region in regions:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def best_national_phone(candidate: str, regions: tuple[str, ...]) -> tuple[int, int] | None:
+    """Drop trailing digit groups until the rest (9 to 13 digits with the trunk 0 or area
+    code) is valid in one of ``regions``; fewer digits is a date or a count, not a number."""
+    spans = [m.span() for m in _DIGIT_RUNS.finditer(candidate)]
+    for j in range(len(spans) - 1, 0, -1):
+        end = spans[j][1]
+        digits = sum(e - s for s, e in spans[: j + 1])
+        if digits < 9:
+            return None
+        if digits <= 13 and national_phone_ok(candidate[:end], regions):
+            return 0, end
     return None
 
 

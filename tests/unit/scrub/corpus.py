@@ -440,16 +440,19 @@ def embed(rng: random.Random, fragments: list[str]) -> str:
 
 
 def corpus(
-    seed: int, per_kind: int, benign_count: int
+    seed: int,
+    per_kind: int,
+    benign_count: int,
+    kinds: dict[str, Callable[[random.Random], Sample]] | None = None,
 ) -> Iterator[tuple[str, list[Sample], list[tuple[str, str]]]]:
     """Texts with their labels: ``(text, sensitive samples, benign (kind, value))``.
 
-    Every sensitive kind gets ``per_kind`` samples; about a fifth of texts carry two or three
-    values (sensitive and benign mixed), the rest one.
+    Every sensitive kind (``kinds``, default ``SENSITIVE``) gets ``per_kind`` samples; about a
+    fifth of texts carry two or three values (sensitive and benign mixed), the rest one.
     """
     rng = random.Random(seed)
     pending: list[Sample | tuple[str, str]] = []
-    for make in SENSITIVE.values():
+    for make in (kinds or SENSITIVE).values():
         pending.extend(make(rng) for _ in range(per_kind))
     pending.extend(benign(rng) for _ in range(benign_count))
     rng.shuffle(pending)

@@ -82,6 +82,25 @@ BENIGN: dict[str, Callable[[random.Random], str]] = {
     "k8s_pod": lambda r: f"api-{r.randbytes(5).hex()[:9]}-{_pick(r, string.ascii_lowercase, 5)}",
     "token_count": lambda r: f"max_tokens={r.randint(1, 8192)}",
     "us_zip": lambda r: f"{r.randint(10000, 99999)}-{r.randint(1000, 9999)}",
+    # near misses of the national-phone, keyword-SSN, lower-case IBAN and %40 detectors
+    "nine_digit_id": lambda r: str(r.randint(10**8, 10**9 - 1)),
+    "zero_padded_id": lambda r: f"{r.randint(0, 10**8):09d}",
+    "date_dotted": lambda r: (
+        f"{r.randint(1, 28):02d}.{r.randint(1, 12):02d}.{r.randint(2000, 2030)}"
+    ),
+    "date_slash": lambda r: (
+        f"{r.randint(1, 28):02d}/{r.randint(1, 12):02d}/{r.randint(2000, 2030)}"
+    ),
+    "time_range": lambda r: f"{r.randint(0, 23):02d}:00-{r.randint(0, 23):02d}:30",
+    "git_describe": lambda r: (
+        f"v{r.randint(0, 9)}.{r.randint(0, 40)}.{r.randint(0, 9)}-"
+        f"{r.randint(1, 99)}-g{r.randbytes(4).hex()[:7]}"
+    ),
+    "ssn_word": lambda r: f"ssn lookups {r.randint(1, 99999)}",
+    "encoded_path": lambda r: r.choice(
+        ["reports%2F2026%2Fq3.csv", "user%40localhost", "a%20b%3Dc"]
+    ),
+    "hex_lower": lambda r: "".join(r.choice("abcdef") for _ in range(2)) + r.randbytes(12).hex(),
     "bad_ssn": lambda r: r.choice(
         [
             f"000-{r.randint(10, 99)}-{r.randint(1000, 9999)}",

@@ -43,6 +43,31 @@ def kinds(text: str) -> list[tuple[str, str]]:
         ('{"db_password": "p\\"w"}', [("secret", 'p\\"w')]),
         ("x-api-key: abcdef123", [("secret", "abcdef123")]),
         ("client_secret='hunter2'", [("secret", "hunter2")]),
+        # national phone numbers (trunk 0 or NANP) and 00 + country code
+        ("call (415) 555-2671 now", [("phone", "(415) 555-2671")]),
+        ("call 415-555-2671.", [("phone", "415-555-2671")]),
+        ("Tel. 030 1234567", [("phone", "030 1234567")]),
+        ("Tel. (030) 1234567", [("phone", "(030) 1234567")]),
+        ("ring 020 7946 0958, ext 2", [("phone", "020 7946 0958")]),
+        ("portable 06 12 34 56 78", [("phone", "06 12 34 56 78")]),
+        ("Wien 01 234567890", [("phone", "01 234567890")]),
+        ("tel 0049 30 1234567", [("phone", "0049 30 1234567")]),
+        # IBANs in lower case, dash groups, a space after the country
+        ("iban de89 3704 0044 0532 0130 00", [("iban", "de89 3704 0044 0532 0130 00")]),
+        ("iban de89370400440532013000", [("iban", "de89370400440532013000")]),
+        ("iban DE89-3704-0044-0532-0130-00", [("iban", "DE89-3704-0044-0532-0130-00")]),
+        ("iban DE 89 3704 0044 0532 0130 00", [("iban", "DE 89 3704 0044 0532 0130 00")]),
+        (
+            "from DE89370400440532013000 GB82WEST12345698765432",
+            [("iban", "DE89370400440532013000"), ("iban", "GB82WEST12345698765432")],
+        ),
+        # nine bare digits are an SSN only after the keyword
+        ("SSN: 078051120", [("ssn", "078051120")]),
+        ("social security number 078051120", [("ssn", "078051120")]),
+        ('{"customer_ssn": "078051120"}', [("ssn", "078051120")]),
+        # URL-encoded emails
+        ("GET /u?email=alice%40example.com&p=2", [("email", "alice%40example.com")]),
+        ("to bob%2Bx%40mail.example.co.uk", [("email", "bob%2Bx%40mail.example.co.uk")]),
     ],
 )
 def test_finds(text: str, expected: list[tuple[str, str]]) -> None:
@@ -67,6 +92,13 @@ def test_finds(text: str, expected: list[tuple[str, str]]) -> None:
         "amount EUR 1,234.56, HTTP 404",
         "ssn-like 666-12-3456 and 000-12-3456",
         "password=[secret] and token: ***",
+        # not phone numbers: dates, times, versions, ids, grouped order numbers
+        "on 01.11.2026 and 01/11/2026 from 09:00-17:30",
+        "order 123456789 and 006486630, INV-2026-000123, v2.14.3-12-g3f2a1b9",
+        "ref 4153 0053 7827 7396 and 6011 0635 1396 9371",
+        "ssn lookups 12 of 078051120",  # a number, but the keyword is not right before it
+        "path reports%2F2026%2Fq3.csv and user%40localhost",
+        "dates 01 11 2026",
     ],
 )
 def test_leaves_look_alikes(text: str) -> None:

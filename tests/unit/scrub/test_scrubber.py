@@ -17,6 +17,7 @@ from pipeline.scrub import Scrubber, ScrubKeys, parse_policy
 from pipeline.scrub.treatments import Pseudonymizer
 from tests.unit.events.strategies import events
 from tests.unit.scrub.corpus import SENSITIVE
+from tests.unit.scrub.corpus_formats import FORMATS
 from tests.unit.scrub.helpers import KEYS, SCHEMA, event, scrubber, shipped_policy, strings
 
 WRITER = fastavro.parse_schema(raw_schema(AUDIT_EVENT))
@@ -80,6 +81,55 @@ def test_drop_and_map_key_overrides() -> None:
     assert datum["details"]["password"] == "hunter2"  # input untouched
 
 
+def test_map_keys_holding_a_value_are_renamed_in_order_without_clashes() -> None:
+    token = "ghp_" + "a1B2" * 9
+    datum = event(
+        details={
+            "alice@example.com": "login",
+            "note": "ok",
+            "bob%40example.org": "x",
+            f"user {token}": "y",
+            "[email]": "already there",
+        }
+    )
+    out = scrubber().scrub(datum)
+    assert list(out["details"].items()) == [
+        ("[email]", "login"),
+        ("note", "ok"),
+        ("[email]#2", "x"),
+        ("user [github_token]", "y"),
+        ("[email]#3", "already there"),
+    ]
+    texts = list(strings(out))
+    assert not any("alice" in t or "bob" in t or token in t for t in texts)
+    keyed = [r for r in out["pipeline"]["scrub"] if r["field"] == "details.{key}"]
+    assert sorted(r["kind"] for r in keyed) == ["email", "email", "github_token"]
+    assert "alice@example.com" in datum["details"]  # input untouched
+
+
+def test_a_map_key_naming_a_secret_redacts_its_value() -> None:
+    datum = event(
+        details={"password": "hunter2", "db_password": "s3cr3t!", "x-api-key": "k-123456"}
+        | {"token_count": "42", "passwords_changed": "3", "note": "[secret]"}
+    )
+    out = scrubber().scrub(datum)
+    assert out["details"] == {
+        "password": "[secret]",
+        "db_password": "[secret]",
+        "x-api-key": "[secret]",
+        "token_count": "42",
+        "passwords_changed": "3",
+        "note": "[secret]",
+    }
+    fields = {r["field"] for r in out["pipeline"]["scrub"] if r["kind"] == "secret"}
+    assert fields == {"details.password", "details.db_password", "details.x-api-key"}
+
+
+def test_keys_of_kept_maps_are_not_scanned() -> None:
+    datum = event(pipeline={"enrichment": {"owner alice@example.com": "x"}, "scrub": []})
+    assert scrubber().scrub(datum)["pipeline"]["enrichment"] == {"owner alice@example.com": "x"}
+
+
 def test_keeps_earlier_pipeline_info() -> None:
     datum = event(pipeline={"enrichment": {"team": "payments"}, "scrub": []})
     out = scrubber().scrub(datum)
@@ -100,9 +150,10 @@ def test_rotation_changes_prefix_and_keeps_old_pseudonyms() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
+KINDS = {**SENSITIVE, **FORMATS}
 seeded = st.builds(
-    lambda kind, seed: SENSITIVE[kind](random.Random(seed)),
-    st.sampled_from(sorted(SENSITIVE)),
+    lambda kind, seed: KINDS[kind](random.Random(seed)),
+    st.sampled_from(sorted(KINDS)),
     st.integers(min_value=0, max_value=2**32),
 )
 filler = st.sampled_from(["", "note: ", "user said ", "x=1 ", "(", "failed for "])
@@ -116,7 +167,11 @@ def events_with_pii(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
     for i in range(draw(st.integers(min_value=1, max_value=4))):
         sample = draw(seeded)
         values.append(sample.value)
-        details[f"seeded{i}"] = draw(filler) + sample.fragment + draw(filler)
+        text = draw(filler) + sample.fragment + draw(filler)
+        if draw(st.integers(min_value=0, max_value=4)) == 0:  # a map key is free text too
+            details[text] = f"v{i}"
+        else:
+            details[f"seeded{i}"] = text
     doc["details"] = details
     ua = draw(st.none() | seeded)
     if ua is not None:

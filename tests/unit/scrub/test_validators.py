@@ -94,3 +94,19 @@ def test_jwt_header_must_be_json_with_alg() -> None:
     assert not v.jwt_ok(_jwt(b'{"typ":"JWT"}'))
     assert not v.jwt_ok(_jwt(b"not json"))
     assert not v.jwt_ok("eyJhbGciOiJIUzI1NiJ9.only-two")
+
+
+def test_iban_in_either_case_and_glued_to_a_word() -> None:
+    text = "de89 3704 0044 0532 0130 00note"
+    span = v.best_iban(text)
+    assert span is not None
+    assert text[span[0] : span[1]] == "de89 3704 0044 0532 0130 00"
+    assert v.best_iban("DE89 3704 0044 0532 0130 01") is None  # mod 97 fails
+
+
+def test_national_numbers_need_a_region_where_they_are_valid_and_nine_digits() -> None:
+    assert v.best_national_phone("030 1234567", v.NATIONAL_REGIONS) == (0, 11)
+    assert v.best_national_phone("(415) 555-2671", v.NANP_REGIONS) == (0, 14)
+    assert v.best_national_phone("(415) 055-2671", v.NANP_REGIONS) is None  # no 0xx exchange
+    assert v.best_national_phone("020 7946 0958 12", v.NATIONAL_REGIONS) == (0, 13)  # shrunk
+    assert v.best_national_phone("01 11 2026", v.NATIONAL_REGIONS) is None  # 8 digits: a date
