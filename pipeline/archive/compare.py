@@ -8,7 +8,8 @@ object:
   (equal roots: the same records in the same order) without reading the objects;
 * for the rest, the records' leaf hashes are read from the objects and compared offset by
   offset; a run of differing offsets is reported once, naming the object on each side;
-* offsets held by one side only are reported as missing on the other.
+* offsets held by one side only are reported as missing on the other, unless the other side's
+  purge records say it purged them (``purges``: retention purge runs per region).
 
 It also resolves the cross-witnesses: every checkpoint of one side that names the other side's
 checkpoint (``witness``) must find that checkpoint there with the recorded SHA-256.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from pipeline.archive import layout, merkle
+from pipeline.archive import layout, merkle, purges
 from pipeline.archive.chain import get_or_none
 from pipeline.archive.manifest import Checkpoint, Manifest
 from pipeline.archive.ocf import OcfError, read_ocf
@@ -83,7 +84,12 @@ def _runs(offsets: list[int]) -> list[tuple[int, int]]:
 
 
 def _compare_partition(
-    a: Side, b: Side, ma: list[Manifest], mb: list[Manifest], problems: list[Problem]
+    a: Side,
+    b: Side,
+    ma: list[Manifest],
+    mb: list[Manifest],
+    problems: list[Problem],
+    purged: tuple[int, int] = (-1, -1),  # last offset each side's purge records removed
 ) -> None:
     by_range = {(m.first_offset, m.last_offset): m for m in mb}
     rest_a: list[Manifest] = []
@@ -107,8 +113,8 @@ def _compare_partition(
     if not rest_a and not rest_b:
         return
     la, lb = _leaves(a, rest_a, problems), _leaves(b, rest_b, problems)
-    for side, mine, theirs, peer in ((a, la, lb, b), (b, lb, la, a)):
-        only = sorted(o for o in mine if o not in theirs)
+    for side, mine, theirs, peer, gone in ((a, la, lb, b, purged[1]), (b, lb, la, a, purged[0])):
+        only = sorted(o for o in mine if o not in theirs and o > gone)  # the peer purged <= gone
         for first, last in _runs(only):
             problems.append(
                 Problem(
@@ -132,6 +138,7 @@ def _compare_partition(
 def _check_witnesses(side: Side, other: Side, problems: list[Problem]) -> int:
     """Resolve ``side``'s witnesses of ``other``; the number resolved."""
     resolved = 0
+    purged = purges.horizon(other.store).checkpoints
     for key in side.store.list(layout.CHECKPOINTS):
         if not key.endswith(layout.CHECKPOINT_SUFFIX):
             continue
@@ -144,6 +151,8 @@ def _check_witnesses(side: Side, other: Side, problems: list[Problem]) -> int:
             continue
         data = get_or_none(other.store, w.checkpoint_key)
         resolved += 1
+        if data is None and purged.get(w.checkpoint_key) == w.checkpoint_sha256:
+            continue  # the other region purged it, and recorded so
         if data is None:
             problems.append(
                 Problem(
@@ -178,8 +187,10 @@ def compare(a: Side, b: Side) -> Comparison:
     """Compare two archives event by event; see the module docstring."""
     problems: list[Problem] = []
     ma, mb = _manifests(a, problems), _manifests(b, problems)
+    ha, hb = purges.horizon(a.store).offsets, purges.horizon(b.store).offsets
     for tp in sorted(set(ma) | set(mb)):
-        _compare_partition(a, b, ma.get(tp, []), mb.get(tp, []), problems)
+        purged = (ha.get(tp, -1), hb.get(tp, -1))
+        _compare_partition(a, b, ma.get(tp, []), mb.get(tp, []), problems, purged)
     witnesses = _check_witnesses(a, b, problems) + _check_witnesses(b, a, problems)
     unique = sorted(set(problems), key=lambda p: (p.key, p.kind, p.message))
     return Comparison(unique, len(set(ma) | set(mb)), witnesses)

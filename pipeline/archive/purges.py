@@ -158,6 +158,31 @@ class PurgeIndex:
         return self.by_key.get(manifest_key) == sha256
 
 
+@dataclass
+class Horizon:
+    """How far an archive's purge records say it was purged (signatures unchecked: for
+    ``verify --compare``, which leaves integrity to ``verify``)."""
+
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # last purged offset
+    checkpoints: dict[str, str] = field(default_factory=dict)  # purged key -> its sha256
+
+
+def horizon(store: Store) -> Horizon:
+    out = Horizon()
+    for key in store.list(PURGES):
+        if not key.endswith(RECORD_SUFFIX):
+            continue
+        try:
+            rec = PurgeRecord.model_validate_json(store.get(key))
+        except ValidationError:
+            continue  # verify reports it
+        for m in rec.manifests:
+            tp = (rec.topic, m.partition)
+            out.offsets[tp] = max(out.offsets.get(tp, -1), m.last_offset)
+        out.checkpoints.update((c.key, c.sha256) for c in rec.checkpoints)
+    return out
+
+
 Problem = tuple[str, str, str]  # (key, kind, message), as verify.Problem takes them
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.archive import layout, purges
+from pipeline.archive.compare import Side, compare
 from pipeline.archive.keys import Signer
 from pipeline.archive.lifecycle import PurgePlan, Region, _write_record
 from pipeline.archive.manifest import Checkpoint, Manifest
@@ -134,3 +135,26 @@ def test_interrupted_purge_leaves_a_verifiable_archive(arc: Archive) -> None:
     _record(arc, plan)
     _delete(arc, plan.keys[:1])  # the first batch object only; its manifest is still there
     assert _problems(arc) == []
+
+
+def test_compare_accepts_a_range_one_region_purged_and_recorded(
+    arc: Archive, tmp_path: Path, template: Archive
+) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(template.root, other)
+    plan = _plan(arc, batches=2, checkpoints=1)
+    _record(arc, plan)
+    _delete(arc, plan.keys)
+    result = compare(Side("a", arc.store), Side("b", FileStore(other, fsync=False)))
+    assert result.ok, [str(p) for p in result.problems]
+
+
+def test_compare_reports_a_range_deleted_without_a_record(
+    arc: Archive, tmp_path: Path, template: Archive
+) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(template.root, other)
+    plan = _plan(arc, batches=2, checkpoints=0)
+    _delete(arc, plan.keys)
+    result = compare(Side("a", arc.store), Side("b", FileStore(other, fsync=False)))
+    assert any("offsets 0..99 are in b but not in a" in str(p) for p in result.problems)
