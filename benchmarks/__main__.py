@@ -22,6 +22,7 @@ from rich.table import Table
 
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect
+from benchmarks.route import bench_route, route_row
 from benchmarks.scrub import bench_scrub
 from benchmarks.sdk import bench_sdk
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
@@ -241,6 +242,7 @@ def main() -> None:
         "-",
         f"{rss_mib:,.0f}",
     )
+    table.add_row(*route_row(bench_route(settings)))
     console.print(table)
     console.print(
         "p50/p99: from produce() to the broker's append time (topic uses LogAppendTime), "
