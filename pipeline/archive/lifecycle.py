@@ -4,9 +4,10 @@ Per region and topic:
 
 1. **Plan.** Per partition, the longest *prefix* of the manifest chain whose batches are all past
    their retain-until (the manifest's and every stored version's COMPLIANCE date) and carry no
-   legal hold, never the partition's latest manifest (the chain head the archiver continues
-   from). A batch that is still locked or held ends its partition's prefix: later batches wait
-   for it, so what is left is always one unbroken chain per partition. The same for the
+   legal hold, never the partition's latest manifest nor one the latest checkpoint names (the
+   chain heads the archiver resumes from). A batch that is still locked or held ends its
+   partition's prefix: later batches wait for it, so what is left is always one unbroken chain
+   per partition. The same for the
    checkpoint chain (never the latest checkpoint).
 2. **Record.** A signed purge record naming every manifest and checkpoint it removes (see
    ``purges``) is written first, locked for the metadata class.
@@ -177,8 +178,24 @@ def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
     """What may be purged from ``region`` for ``topic`` at ``now`` (reads only)."""
     plan = PurgePlan(region.name, topic)
     bucket = region.bucket
+    ckpts = [
+        k
+        for k in region.store.list(f"{layout.CHECKPOINTS}{topic}/")
+        if k.endswith(layout.CHECKPOINT_SUFFIX)
+    ]
+    ckpts.sort(key=_seq)
+    # the heads the latest checkpoint names are where the archiver resumes: never purged
+    protected: set[str] = set()
+    if ckpts:
+        try:
+            latest = Checkpoint.model_validate_json(region.store.get(ckpts[-1]))
+            protected = {e.manifest_key for e in latest.partitions.values()}
+        except ValidationError:
+            return plan  # verify reports it; purge nothing until the archive is sound
     for _partition, mkeys in sorted(_manifest_keys(region.store, topic).items()):
         for key in mkeys[:-1]:  # never the chain head
+            if key in protected:
+                break
             data = region.store.get(key)
             try:
                 m = Manifest.model_validate_json(data)
@@ -194,12 +211,6 @@ def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
                 break
             plan.manifests.append(purges.PurgedManifest.of(key, data, m))
             plan.keys += [okey, layout.manifest_sig_key(okey), key]
-    ckpts = [
-        k
-        for k in region.store.list(f"{layout.CHECKPOINTS}{topic}/")
-        if k.endswith(layout.CHECKPOINT_SUFFIX)
-    ]
-    ckpts.sort(key=_seq)
     for key in ckpts[:-1]:  # never the latest
         data = region.store.get(key)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from confluent_kafka import Consumer
 from pipeline.archive import keys as keys_mod
 from pipeline.archive import layout, purges
 from pipeline.archive.audit import SERVICE
+from pipeline.archive.batch import BatchLimits
+from pipeline.archive.compare import Side, compare
 from pipeline.archive.importer import import_jsonl
 from pipeline.archive.keys import Keyring, load_private_key
 from pipeline.archive.locks import LockedBucket
@@ -32,10 +35,13 @@ from pipeline.archive.retention import load_retention
 from pipeline.archive.s3client import ensure_object_lock_bucket
 from pipeline.archive.s3store import S3ObjectLockStore
 from pipeline.archive.store import ObjectConflictError, sha256_hex
+from pipeline.archive.stream import ArchiverStage
 from pipeline.archive.verify import verify
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
+from tests.integration.archive_events import produce
 from tests.unit.archive.conftest import generated, write_jsonl
 
 if TYPE_CHECKING:
@@ -370,3 +376,60 @@ def test_legal_hold_by_time_range_holds_overlapping_batches_and_their_checkpoint
         datetime.fromisoformat(m.min_ts) > hi or datetime.fromisoformat(m.max_ts) < lo
         for m in run.manifests("us-east-1")
     ), "the test needs a batch outside the range"
+
+
+def test_streaming_archiver_locks_each_batch_for_its_class_and_purge_keeps_regions_equal(
+    regions: dict[str, S3Client], tmp_path: Path, stack: Settings
+) -> None:
+    conn = KafkaConnection(bootstrap_servers=stack.kafka_bootstrap)
+    topic = f"t{uuid.uuid4().hex[:8]}.events"
+    ensure_topics(conn, [TopicSpec(topic, 2)])
+    produce(conn, topic, 3000)
+    run = _run(regions, tmp_path, events=1)  # the buckets, keys and policy; one imported event
+    retention = load_retention(run.policy)
+    signer = load_private_key(run.key_path)
+    stages = {
+        region: ArchiverStage(
+            conn,
+            run.stores[region],
+            signer,
+            topic=topic,
+            region=region,
+            limits=BatchLimits(max_events=500, max_age_s=1.0),
+            checkpoint_interval_s=1.0,
+            group_id=f"lifecycle-{run.prefix}-{region}",
+            retention=retention,
+        )
+        for region in regions
+    }
+    threads = [threading.Thread(target=s.run, daemon=True) for s in stages.values()]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 90
+    while any(s.stats.events_archived < 3000 for s in stages.values()):
+        assert time.monotonic() < deadline, {r: s.stats for r, s in stages.items()}
+        time.sleep(0.2)
+    for s in stages.values():
+        s.stop()
+    for t in threads:
+        t.join(60)
+
+    for region in regions:
+        bucket = run.buckets[region]
+        streamed = [m for m in run.manifests(region) if m.topic == topic]
+        assert sum(m.count for m in streamed) == 3000
+        for m in streamed:
+            assert m.retention_class == "short"
+            head = bucket.s3.head_object(Bucket=bucket.bucket, Key=f"{run.prefix}/{m.object_key}")
+            assert head["ObjectLockMode"] == "COMPLIANCE"
+            assert head["ObjectLockRetainUntilDate"] == datetime.fromisoformat(m.retain_until or "")
+    _wait_until_expired(run)
+    purged = run.cli("retention", "purge", "--topic", topic)
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    for region in regions:
+        left = [m for m in run.manifests(region) if m.topic == topic]
+        assert len({m.partition for m in left}) == 2
+        assert sum(m.count for m in left) < 3000  # the expired prefix of each partition went
+        assert verify(run.stores[region], run.keyring, topics=[topic]).ok
+    result = compare(*(Side(r, run.stores[r]) for r in regions))
+    assert result.ok, [str(p) for p in result.problems[:5]]

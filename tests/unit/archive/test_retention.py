@@ -14,9 +14,15 @@ from pipeline.archive.chain import resign
 from pipeline.archive.importer import Encoder
 from pipeline.archive.keys import Signer
 from pipeline.archive.manifest import Manifest
-from pipeline.archive.retention import Period, add_months, category_index, load_retention
+from pipeline.archive.retention import (
+    Period,
+    Retention,
+    add_months,
+    category_index,
+    load_retention,
+)
 from pipeline.archive.store import FileStore
-from pipeline.archive.writer import ArchiveWriter
+from pipeline.archive.writer import ArchiveWriter, Clock
 from pipeline.errors import RuleError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from tests.unit.archive.conftest import FakeClock
@@ -131,13 +137,8 @@ class RecordingStore(FileStore):
         return super().put_if_absent(key, data, checksum, retain_until=retain_until)
 
 
-def test_writer_locks_batch_manifest_and_signature_and_records_the_class(
-    tmp_path: Path, docs: list[dict[str, Any]]
-) -> None:
-    r = load_retention(_write(tmp_path, POLICY))
-    store = RecordingStore(tmp_path / "archive")
-    clock = FakeClock()
-    w = ArchiveWriter.open(
+def _writer(store: FileStore, r: Retention, clock: Clock) -> ArchiveWriter:
+    return ArchiveWriter.open(
         store,
         Signer.generate(),
         "audit.events",
@@ -146,6 +147,14 @@ def test_writer_locks_batch_manifest_and_signature_and_records_the_class(
         clock=clock,
         retention=r,
     )
+
+
+def test_writer_locks_batch_manifest_and_signature_and_records_the_class(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    r = load_retention(_write(tmp_path, POLICY))
+    store = RecordingStore(tmp_path / "archive")
+    w = _writer(store, r, FakeClock())
     m = w.write_batch(batch_of("audit.events", 0, 0, _encode(docs, "SYSTEM", 5)))
     m2 = w.write_batch(
         batch_of("audit.events", 0, 5, _encode(docs, "SYSTEM", 5) + _encode(docs, "AUTHN", 1))
@@ -172,15 +181,7 @@ def test_a_signature_completed_after_a_crash_is_locked_like_its_manifest(
     r = load_retention(_write(tmp_path, POLICY.replace("30 days", "3 days")))
     store = RecordingStore(tmp_path / "archive")
     now = datetime.now(UTC)
-    w = ArchiveWriter.open(
-        store,
-        Signer.generate(),
-        "audit.events",
-        raw_schema(AUDIT_EVENT),
-        schema_text(AUDIT_EVENT),
-        clock=lambda: now,
-        retention=r,
-    )
+    w = _writer(store, r, lambda: now)
     m = w.write_batch(batch_of("audit.events", 0, 0, _encode(docs, "SYSTEM", 5)))
     sig_key = m.object_key + ".manifest.sig"
     (tmp_path / "archive" / sig_key).unlink()  # the crash: manifest stored, signature not
