@@ -27,6 +27,11 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.dlq, t.partitions, rf, {**common, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.alerts, t.partitions, rf, {**common, "retention.ms": str(30 * DAY_MS)}),
         TopicSpec(t.silences, 1, rf, {**common, **compacted}),
-        TopicSpec(t.router_state, t.partitions, rf, {**common, **compacted}),
+        TopicSpec(
+            t.router_state,
+            t.partitions,
+            rf,
+            {**common, **compacted, "max.message.bytes": str(16 * 1024 * 1024)},
+        ),
         TopicSpec(t.router_in, t.partitions, rf, {**common, "retention.ms": str(7 * DAY_MS)}),
     ]

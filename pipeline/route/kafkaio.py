@@ -27,6 +27,10 @@ from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
 
+#: the largest record the router writes, uncompressed (the state topic takes 16 MiB compressed,
+#: see ``pipeline.kafka.topics``)
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+
 
 class AsyncProducer:
     """``await send(...)`` returns once the broker acknowledged the record (acks=all)."""
@@ -39,6 +43,8 @@ class AsyncProducer:
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "compression.type": "zstd",
+                # a partition's state is one record: allow large ones (they compress ~10x)
+                "message.max.bytes": MAX_RECORD_BYTES,
                 "logger": logging.getLogger("pipeline.route.librdkafka"),
             }
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -153,7 +154,7 @@ class RouterHarness:
         self.topics = [
             TopicSpec(self.alerts, 3),
             TopicSpec(self.silences, 1, config=compact),
-            TopicSpec(self.state, 3, config=compact),
+            TopicSpec(self.state, 3, config={**compact, "max.message.bytes": str(16 << 20)}),
             TopicSpec(self.router_in, 3),
             TopicSpec(self.audit_topic, 3),
             TopicSpec(self.feed, 3),
@@ -175,6 +176,7 @@ class RouterHarness:
             "AUDITPIPE_TOPICS__ROUTER_IN": self.router_in,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = 0
 
     def start(self, *extra: str) -> subprocess.Popen[bytes]:
         args = [
@@ -268,6 +270,12 @@ class RouterHarness:
     def close(self) -> None:
         self.stop()
         delete_topics(self.conn, [t.name for t in self.topics])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def make_alert(rule_id: str, actor: str, **over: Any) -> dict[str, Any]:

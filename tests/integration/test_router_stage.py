@@ -5,6 +5,7 @@ a down receiver blocks nobody else, and every attempt is an audit event."""
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.integration.router_harness import (
     SECRETS,
     HttpReceiver,
     RouterHarness,
+    free_port,
     make_alert,
     rule_is,
 )
@@ -104,7 +106,8 @@ def router(
 ) -> Iterator[RouterHarness]:
     tmp: Path = tmp_path_factory.mktemp("router")
     h = RouterHarness(stack, kafka_conn, ROUTING.replace("URL", http.url("")), tmp)
-    h.start()
+    h.metrics_port = free_port()
+    h.start("--metrics-port", str(h.metrics_port))
     yield h
     h.close()
 
@@ -275,3 +278,24 @@ def test_kafka_receiver_and_every_attempt_audited(
         for d, _ in events
         if d["outcome"] == "FAILURE"
     )
+
+
+def test_metrics_by_receiver_with_bounded_labels(router: RouterHarness) -> None:
+    """Runs last: counts what the tests above did."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{router.metrics_port}/metrics") as resp:
+        text = resp.read().decode()
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("auditpipe_router_")
+    }
+    assert samples['auditpipe_router_notifications_sent_total{receiver="hook"}'] >= 5
+    assert samples['auditpipe_router_notifications_sent_total{receiver="feed"}'] >= 1
+    assert samples['auditpipe_router_notifications_sent_total{receiver="flaky"}'] == 1
+    suppressed = "auditpipe_router_notifications_suppressed_total"
+    assert samples[f'{suppressed}{{reason="silenced",receiver="hook"}}'] >= 1
+    assert samples[f'{suppressed}{{reason="inhibited",receiver="hook"}}'] >= 1
+    assert samples["auditpipe_router_alerts_in_total"] >= 1000
+    # labels are receivers and fixed reasons: no rule id, actor or dedup key
+    assert "test." not in text
+    assert "ps:" not in text

@@ -1,0 +1,68 @@
+"""The router's durable state and the silences topic records, as pure logic."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from pipeline.route.engine import Router
+from pipeline.route.silencelog import apply_records
+from pipeline.route.silences import Silence, Silences
+from pipeline.route.state import PartitionState, outbox_key
+
+from .helpers import BASIC, alert, at, routing
+
+
+def test_partition_state_round_trip_sends_nothing_twice(tmp_path: Path) -> None:
+    config = routing(tmp_path, BASIC)
+    part = PartitionState(0, Router(config))
+    part.router.ingest(alert(0, dedup_key="k1"), at(0))
+    [note] = part.router.due(at(30))
+    part.outbox[outbox_key(note)] = note.to_json()
+    part.tickets["k1"] = 1
+    saved = orjson.loads(orjson.dumps(part.to_json()))  # what the state topic holds
+
+    restored = PartitionState(
+        0, Router(config, state=saved["router"]), outbox=saved["outbox"], tickets=saved["tickets"]
+    )
+    assert [n for _, n in restored.pending()] == [note]
+    assert restored.router.due(at(31)) == []  # already sent: not again
+    restored.router.ingest(alert(40, dedup_key="k1", count=50), at(40))  # a re-consumed update
+    assert restored.router.due(at(400)) == []
+    assert restored.tickets == {"k1": 1}
+
+
+def test_prune_tickets_forgets_old_ones(tmp_path: Path) -> None:
+    part = PartitionState(0, Router(routing(tmp_path, BASIC)))
+    day_us = 24 * 3600 * 10**6
+    part.tickets = {"old": 0, "new": 40 * day_us}
+    part.prune_tickets(40 * day_us)
+    assert part.tickets == {"new": 40 * day_us}
+
+
+def test_silence_records_put_replace_and_tombstone() -> None:
+    silence = Silence.model_validate(
+        {
+            "id": "s1",
+            "matchers": ['rule_id="r1"'],
+            "starts_at": at(0),
+            "ends_at": at(3600),
+            "created_by": "me",
+            "comment": "c",
+        }
+    )
+    shorter = silence.model_copy(update={"ends_at": at(60)})
+    silences = Silences()
+    records: list[tuple[bytes, bytes | None]] = [
+        (b"s1", orjson.dumps(silence.to_json())),
+        (b"bad", b"not json"),
+        (b"s1", orjson.dumps(shorter.to_json())),
+    ]
+    assert apply_records(silences, records) == 2
+    got = silences.get("s1")
+    assert got is not None
+    assert got.ends_at - got.starts_at == timedelta(seconds=60)
+    apply_records(silences, [(b"s1", None)])
+    assert silences.get("s1") is None
