@@ -25,7 +25,8 @@ import orjson
 from pydantic import ValidationError, model_validator
 
 from pipeline.archive import layout
-from pipeline.archive.keys import ALGORITHM, Signer
+from pipeline.archive.chain import get_or_none
+from pipeline.archive.keys import ALGORITHM, Keyring, Signer
 from pipeline.archive.lifecycle import AuditSink, Region, put_signed, topics
 from pipeline.archive.manifest import Hex64, KeyId, Manifest, Offset, Ts, _Model
 from pipeline.archive.store import Store, sha256_hex
@@ -152,6 +153,33 @@ def active_cases(store: Store) -> dict[str, Selector]:
     for _key, marker in markers(store):
         latest[marker.case] = marker  # keys sort by case, then time
     return {c: m.selector for c, m in latest.items() if m.action == "set"}
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    key: str  # the case's latest marker
+    marker: HoldMarker
+    actions: int  # markers of the case in this region
+    signature: str  # "ok", "not checked", or why it fails
+
+
+def case_status(store: Store, keyring: Keyring | None = None) -> list[CaseStatus]:
+    """Each case's latest marker, its signature checked against ``keyring`` when given."""
+    by_case: dict[str, list[tuple[str, HoldMarker]]] = {}
+    for key, marker in markers(store):
+        by_case.setdefault(marker.case, []).append((key, marker))
+    out = []
+    for case in sorted(by_case):
+        key, marker = by_case[case][-1]
+        signature = "not checked"
+        if keyring is not None:
+            sig = get_or_none(store, key.removesuffix(".json") + ".sig")
+            reason = "signature missing" if sig is None else None
+            if sig is not None:
+                reason = keyring.verify(marker.key_id, store.get(key), sig)
+            signature = reason or "ok"
+        out.append(CaseStatus(key, marker, len(by_case[case]), signature))
+    return out
 
 
 def _write_marker(

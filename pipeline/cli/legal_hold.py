@@ -15,8 +15,15 @@ import typer
 from rich.table import Table
 
 from pipeline.archive.audit import lifecycle_audit, operator
-from pipeline.archive.holds import Action, HoldResult, Selector, apply_hold, check_case
-from pipeline.archive.keys import Signer
+from pipeline.archive.holds import (
+    Action,
+    HoldResult,
+    Selector,
+    apply_hold,
+    case_status,
+    check_case,
+)
+from pipeline.archive.keys import Keyring, Signer
 from pipeline.archive.lifecycle import AuditSink, Region
 from pipeline.archive.retention import Retention
 from pipeline.cli import lifecycle_opts as opts
@@ -140,6 +147,35 @@ def _command(action: Action, doc: str) -> Callable[..., None]:
 
     command.__doc__ = doc
     return command
+
+
+@app.command("list")
+def list_(
+    region: list[str] | None = opts.RegionsOption,
+    bucket_prefix: str | None = opts.BucketPrefixOption,
+    archive_prefix: str = opts.ArchivePrefixOption,
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="check the markers' signatures with this public key"
+    ),
+) -> None:
+    """Every case's latest action per region (from the signed markers)."""
+    settings = load_settings()
+    ring = Keyring.from_file(public_key) if public_key else None
+    table = Table("region", "case", "state", "selection", "since", "objects", "signature")
+    for reg in opts.regions(settings, region, bucket_prefix, archive_prefix):
+        for st in case_status(reg.store, ring):
+            m = st.marker
+            state = "held" if m.action == "set" else "cleared"
+            table.add_row(
+                reg.name,
+                m.case,
+                state,
+                m.selector.describe(),
+                m.created,
+                str(m.objects),
+                st.signature,
+            )
+    opts.console.print(table)
 
 
 app.command("set")(

@@ -67,6 +67,7 @@ metadata: short
 class Run:
     prefix: str
     key_path: Path
+    public_key: Path
     policy: Path
     keyring: Keyring
     stores: dict[str, S3ObjectLockStore]
@@ -84,13 +85,11 @@ class Run:
             BUCKET_PREFIX,
             "--archive-prefix",
             self.prefix,
-            "--retention",
-            str(self.policy),
-            "--actor",
-            self.prefix,
         ]
-        if args[0] != "retention" or "--dry-run" not in args:
-            cmd += ["--signing-key", str(self.key_path)]
+        if args[1] != "list":  # the commands that act: policy, actor, signing key
+            cmd += ["--retention", str(self.policy), "--actor", self.prefix]
+            if args[0] != "retention" or "--dry-run" not in args:
+                cmd += ["--signing-key", str(self.key_path)]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
         return subprocess.run(
             cmd, cwd=self.tmp, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -135,7 +134,8 @@ def _run(
             checkpoint_every=2,  # 3 checkpoints
             retention=retention,
         )
-    return Run(prefix, private, policy, Keyring.from_file(public), stores, buckets, tmp_path)
+    keyring = Keyring.from_file(public)
+    return Run(prefix, private, public, policy, keyring, stores, buckets, tmp_path)
 
 
 def _wait_until_expired(run: Run) -> None:
@@ -259,6 +259,11 @@ def test_legal_hold_blocks_purge_until_cleared(
                 assert run.buckets[region].legal_hold(v), (region, key)
         case_markers = list(run.stores[region].list("holds/CASE-1/"))
         assert any(k.endswith("-set.json") for k in case_markers)
+    listed = run.cli("legal-hold", "list", "--public-key", str(run.public_key))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = [ln for ln in listed.stderr.splitlines() if "CASE-" in ln]
+    assert len(rows) == 4, listed.stderr  # two cases in two regions
+    assert all("held" in ln and "ok" in ln for ln in rows), listed.stderr
 
     _wait_until_expired(run)
     purged = run.cli("retention", "purge")
