@@ -15,12 +15,15 @@ from pipeline.cli import (
     demo,
     detect,
     enrich,
+    legal_hold,
     produce,
+    retention,
     route,
     run,
     sanitize,
     schemas,
     scrub,
+    silence,
     stack,
     topics,
     validate,
@@ -38,8 +41,11 @@ app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")
 app.add_typer(run.app, name="run")
+app.add_typer(silence.app, name="silence")
 app.add_typer(archive.keys_app, name="keys")
 app.add_typer(archive.archive_app, name="archive")
+app.add_typer(legal_hold.app, name="legal-hold")
+app.add_typer(retention.app, name="retention")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)

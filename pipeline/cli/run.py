@@ -59,10 +59,48 @@ def archiver(
     group: str | None = typer.Option(
         None, help="consumer group (default: auditpipe-archiver-REGION)"
     ),
+    prefix: str = typer.Option("", help="key prefix inside the bucket (default: none)"),
+    witness: bool = typer.Option(
+        True, help="name the other region's latest checkpoint in each checkpoint"
+    ),
 ) -> None:
     """Archive audit.events into one region's Object-Lock bucket (run one per region)."""
     from pipeline.archive import runner as archive_runner
 
     settings = load_settings()
     plog.configure(settings.log_level)
-    archive_runner.run(settings, region, group_id=group)
+    archive_runner.run(settings, region, group_id=group, prefix=prefix, witness=witness)
+
+
+@app.command()
+def router(
+    config: Path = typer.Option(Path("rules/routing.yaml"), "--config", "-c", help="routing file"),
+    group: str = typer.Option("auditpipe-router", help="consumer group id (also keys the state)"),
+    audit_topic: str | None = typer.Option(
+        None, help="raw topic for delivery audit events (default: audit.raw.auditpipe-router)"
+    ),
+    environment: str = typer.Option("dev", help="environment named in the delivery audit events"),
+    metrics_port: int = typer.Option(0, help="serve Prometheus metrics on 127.0.0.1:PORT (0: off)"),
+    breaker_cool_down: float = typer.Option(
+        30.0, min=0.1, help="seconds a receiver's open circuit breaker waits before a trial"
+    ),
+    retry_base: float = typer.Option(
+        0.5, min=0.001, help="seconds: first retry backoff ceiling (full jitter, doubling)"
+    ),
+) -> None:
+    """Route audit.alerts to on-call: group, inhibit, silence; deliver to the receivers of the
+    routing file (Kafka topics, signed webhooks, PagerDuty, Slack, tickets), every attempt
+    audited. Receiver secrets come from the environment variables the routing file names."""
+    from pipeline.route import runner as route_runner
+    from pipeline.route.stage import RouterOptions
+
+    settings = load_settings()
+    plog.configure(settings.log_level)
+    options = RouterOptions(
+        group_id=group,
+        audit_topic=audit_topic,
+        environment=environment,
+        breaker_cool_down_s=breaker_cool_down,
+        retry_base_s=retry_base,
+    )
+    route_runner.run(settings, config, options, metrics_port=metrics_port or None)
