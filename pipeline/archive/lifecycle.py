@@ -36,6 +36,7 @@ from pipeline.archive import layout, purges
 from pipeline.archive.keys import ALGORITHM, Signer
 from pipeline.archive.locks import LockedBucket, LockedError, Version
 from pipeline.archive.manifest import Checkpoint, Manifest
+from pipeline.archive.retention import Retention
 from pipeline.archive.s3client import s3_client
 from pipeline.archive.s3store import S3ObjectLockStore
 from pipeline.archive.store import Store, sha256_hex
@@ -96,6 +97,21 @@ class PurgeError(PipelineError):
 
 def _expired(until: str | None, now: datetime) -> bool:
     return until is None or parse_ts(until, "retain_until") <= now
+
+
+def _policy_until(
+    retention: Retention | None, name: str | None, created: str, recorded: str | None
+) -> str | None:
+    """The later of the recorded retain-until and what the *current* policy gives the class
+    (a period lengthened since the write also holds for what was written before; a class that
+    no longer exists counts as the longest one)."""
+    if retention is None:
+        return recorded
+    written = parse_ts(created, "created")
+    if name not in retention.policy.classes:
+        name = retention.longest(retention.policy.classes, written)
+    now_until = format_ts(retention.until(name, written))
+    return max(recorded, now_until) if recorded else now_until
 
 
 def _group_versions(bucket: LockedBucket, prefix: str) -> dict[str, list[Version]]:
@@ -175,8 +191,11 @@ def topics(store: Store) -> list[str]:
     return sorted(found)
 
 
-def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
-    """What may be purged from ``region`` for ``topic`` at ``now`` (reads only)."""
+def plan_purge(
+    region: Region, topic: str, now: datetime, retention: Retention | None = None
+) -> PurgePlan:
+    """What may be purged from ``region`` for ``topic`` at ``now`` (reads only); with
+    ``retention``, nothing before its current periods end either."""
     plan = PurgePlan(region.name, topic)
     bucket = region.bucket
     ckpts = [
@@ -208,7 +227,8 @@ def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
                 log.warning("misplaced manifest: not purged (run verify)", extra={"key": key})
                 break
             # the batch, its manifest and signature share the batch key as a prefix
-            if _blocked(plan, bucket, okey, m.retain_until, okey, now):
+            until = _policy_until(retention, m.retention_class, m.created, m.retain_until)
+            if _blocked(plan, bucket, okey, until, okey, now):
                 break
             plan.manifests.append(purges.PurgedManifest.of(key, data, m))
             plan.keys += [okey, layout.manifest_sig_key(okey), key]
@@ -219,7 +239,9 @@ def plan_purge(region: Region, topic: str, now: datetime) -> PurgePlan:
         except ValidationError:
             break
         stem = key.removesuffix(layout.CHECKPOINT_SUFFIX)  # the checkpoint and its signature
-        if _blocked(plan, bucket, key, cp.retain_until, stem, now):
+        meta = retention.metadata_class if retention else None
+        until = _policy_until(retention, meta, cp.created, cp.retain_until)
+        if _blocked(plan, bucket, key, until, stem, now):
             break
         plan.checkpoints.append(purges.PurgedCheckpoint.of(key, data, cp))
         plan.keys += [layout.checkpoint_sig_key(key), key]

@@ -78,7 +78,7 @@ def _purge_region(
         typer.echo(f"{reg.name}: retention policy changed: {change.classes}")
     for t in topics or lifecycle.topics(reg.store):
         now = opts.now()
-        plan = lifecycle.plan_purge(reg, t, now)
+        plan = lifecycle.plan_purge(reg, t, now, r)
         outcome = "dry run"
         if signer is not None:
             with opts.progress() as bar:

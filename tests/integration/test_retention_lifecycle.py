@@ -446,3 +446,27 @@ def test_streaming_archiver_locks_each_batch_for_its_class_and_purge_keeps_regio
         assert verify(run.stores[region], run.keyring, topics=[topic]).ok
     result = compare(*(Side(r, run.stores[r]) for r in regions))
     assert result.ok, [str(p) for p in result.problems[:5]]
+
+
+def test_a_lengthened_period_holds_what_was_written_before_and_is_audited(
+    regions: dict[str, S3Client], tmp_path: Path, stack: Settings
+) -> None:
+    run = _run(regions, tmp_path, events=150)
+    applied = run.cli("retention", "apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    _wait_until_expired(run)  # expired under the policy the batches were written with
+    run.policy.write_text(POLICY.format(short="1 day", system="short", default="short"))
+    purged = run.cli("retention", "purge")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    for region in regions:
+        assert len(run.manifests(region)) == 3  # the new, longer period holds them all
+        records = [k for k in run.stores[region].list("retention/") if k.endswith(".json")]
+        assert len(records) == 2
+    changes = [
+        e["details"]
+        for e in _audit_events(stack, run.prefix, expected=4)
+        if e["action"] == "archive.retention.change"
+    ]
+    assert {d["region"] for d in changes if d["classes"] == "short: 3 seconds -> 1 day"} == set(
+        regions
+    )
