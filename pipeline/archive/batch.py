@@ -210,9 +210,12 @@ class Batcher:
     def flush(self) -> list[Batch]:
         return [self._close(p) for p in list(self._open)]
 
-    def revoke(self, partition: int) -> None:
-        """Drop a partition's open batch (its records will be redelivered to the new owner)."""
+    def revoke(self, partition: int, archived: int | None = None) -> None:
+        """Drop a partition's open batch (its records will be redelivered to the new owner);
+        ``archived``: its last archived offset, when closed batches were dropped unwritten."""
         self._open.pop(partition, None)
+        if archived is not None:
+            self._done[partition] = archived
 
     def _close(self, partition: int) -> Batch:
         batch = self._open.pop(partition)

@@ -11,10 +11,12 @@ durable in the store; a store failure is retried with backoff and nothing is com
 meanwhile. A batch rebuilt after a crash has identical bytes (deterministic key and sync
 marker), so its retried write is a no-op.
 
-Every pass of the consume loop that closed batches ends with one flush (``flush.write_flush``):
-the batches, then a signed checkpoint of every partition's head, so a deleted tail shows as soon
-as the flush is done; quiet periods still get a checkpoint every ``checkpoint_interval_s``. Each
-checkpoint names the other region's latest checkpoint when a ``WitnessWatcher`` knows it.
+Closed batches are written in flushes (``flush.write_flush``): the batches, then a signed
+checkpoint of every partition's head, so a deleted tail shows as soon as the flush is done. A
+batch waits at most ``flush_interval_s`` for others to share its flush (under load that is many
+batches per checkpoint instead of one); quiet periods still get a checkpoint every
+``checkpoint_interval_s``. Each checkpoint names the other region's latest checkpoint when a
+``WitnessWatcher`` knows it.
 
 Record values are taken as Avro bodies without decoding (the Confluent wire header is
 stripped), which is what makes the archiver fast.
@@ -66,6 +68,7 @@ class ArchiverStage:
         region: str,
         limits: BatchLimits | None = None,
         checkpoint_interval_s: float = 60.0,
+        flush_interval_s: float = 1.0,
         group_id: str | None = None,
         on_batch: Callable[[ArchiverStats], None] | None = None,
         retention: Retention | None = None,
@@ -76,6 +79,8 @@ class ArchiverStage:
         self.region = region
         self.limits = limits or BatchLimits()
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.flush_interval_s = flush_interval_s
+        self._pending: list[Batch] = []  # closed batches waiting for the next flush
         self.stats = ArchiverStats()
         self._on_batch = on_batch
         self._stop = threading.Event()
@@ -118,15 +123,18 @@ class ArchiverStage:
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self.batcher.revoke(tp.partition)
+        # batches not yet written are dropped: the next owner rebuilds them from the archive head
+        revoked = {tp.partition for tp in partitions}
+        self._pending = [b for b in self._pending if b.partition not in revoked]
+        for p in revoked:
+            self.batcher.revoke(p, archived=self.writer.state.last_offset(p))
         consumer.unassign()
 
     def run(self) -> ArchiverStats:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         if self.witness is not None:
             self.witness.start()
-        last_checkpoint = time.monotonic()
+        last_flush = time.monotonic()
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -150,11 +158,16 @@ class ArchiverStage:
                             msg.partition() or 0, msg.offset() or 0, schema_id, value[5:], now
                         )
                     )
-                ready.extend(self.batcher.due(now))
-                if ready or time.monotonic() - last_checkpoint >= self.checkpoint_interval_s:
-                    self._flush(ready)
-                    last_checkpoint = time.monotonic()
-            self._flush(self.batcher.flush())
+                self._pending.extend(ready)
+                self._pending.extend(self.batcher.due(now))
+                since = time.monotonic() - last_flush
+                if (self._pending and since >= self.flush_interval_s) or (
+                    since >= self.checkpoint_interval_s
+                ):
+                    batches, self._pending = self._pending, []
+                    self._flush(batches)
+                    last_flush = time.monotonic()
+            self._flush(self._pending + self.batcher.flush())
         finally:
             if self.witness is not None:
                 self.witness.stop()

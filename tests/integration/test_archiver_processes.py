@@ -1,5 +1,5 @@
 """200k events archived by two `auditpipe run archiver` processes (one per region, the real
-deployment shape), one of them killed with SIGKILL three times mid-run and restarted: both
+deployment shape), one of them killed with SIGKILL three times mid-flush and restarted: both
 regions end complete, with no gap and no duplicate object, `verify` clean in each and
 `verify --compare` clean across them."""
 
@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from pipeline.archive import keys as keys_mod
 from pipeline.archive import layout
+from pipeline.archive.chain import recover
 from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
 from pipeline.archive.s3store import S3ObjectLockStore
 from pipeline.cli.main import app
@@ -58,9 +59,24 @@ def _wait_for(store: S3ObjectLockStore, topic: str, target: int, timeout: float)
     deadline = time.monotonic() + timeout
     done = archived(store, topic)
     while done < target and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
         done = archived(store, topic)
     return done
+
+
+def _wait_mid_flush(store: S3ObjectLockStore, topic: str, after: int, timeout: float) -> int:
+    """Wait until a flush after checkpoint ``after`` is under way (its intent is written, its
+    checkpoint not yet); return the flush's checkpoint seq."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = recover(store, topic)
+        done = sum(h.last_offset + 1 for h in state.partitions.values())
+        assert done < N, "the archive completed before the kill"
+        if state.intent is not None and state.intent.seq > after:
+            print(f"{done} archived, flush {state.intent.seq} running")
+            return state.intent.seq
+        time.sleep(0.05)
+    raise AssertionError("no flush seen")
 
 
 def test_200k_events_in_both_regions_with_kill_9(
@@ -81,7 +97,7 @@ def test_200k_events_in_both_regions_with_kill_9(
         "AUDITPIPE_TOPICS__EVENTS": topic,
         "AUDITPIPE_ARCHIVE__SIGNING_KEY": str(private),
         "AUDITPIPE_ARCHIVE__BUCKET_PREFIX": bucket_prefix,
-        "AUDITPIPE_ARCHIVE__BATCH_EVENTS": "2000",
+        "AUDITPIPE_ARCHIVE__BATCH_EVENTS": "500",
         "AUDITPIPE_ARCHIVE__BATCH_AGE_S": "1",
         "AUDITPIPE_ARCHIVE__CHECKPOINT_INTERVAL_S": "2",
         "AUDITPIPE_LOG_LEVEL": "WARNING",
@@ -94,12 +110,15 @@ def test_200k_events_in_both_regions_with_kill_9(
     procs = {r: _start(env, r, groups[r], logs[r]) for r in REGIONS}
     victim = REGIONS[0]
     try:
-        # SIGKILL the victim three times while it is writing, restarting it each time
-        for fraction in (0.2, 0.45, 0.7):
-            reached = _wait_for(stores[victim], topic, int(N * fraction), 120)
-            print(f"{time.monotonic() - t0:.1f}s: {reached} archived, SIGKILL")
+        # SIGKILL the victim three times in the middle of a flush (its intent is written, its
+        # checkpoint not yet), restarting it each time
+        seq = -1
+        for delay in (0.0, 0.4, 0.9):  # different points of the flush
+            # the restarted archiver first completes the killed flush (checkpoint seq)
+            seq = _wait_mid_flush(stores[victim], topic, seq, 120)
+            time.sleep(delay)
+            print(f"{time.monotonic() - t0:.1f}s: SIGKILL")
             assert procs[victim].poll() is None, logs[victim].read_text()[-2000:]
-            assert reached >= int(N * fraction), f"stalled at {reached}"
             procs[victim].send_signal(signal.SIGKILL)
             procs[victim].wait(10)
             procs[victim] = _start(env, victim, groups[victim], logs[victim])
@@ -113,6 +132,8 @@ def test_200k_events_in_both_regions_with_kill_9(
         codes = {r: _stop(p) for r, p in procs.items()}
         delete_topics(kafka_conn, [topic])
     assert codes == dict.fromkeys(REGIONS, 0), {r: logs[r].read_text()[-2000:] for r in REGIONS}
+    # at least one restart found batches of the killed flush and finished it
+    assert "completed an interrupted flush" in logs[victim].read_text()
 
     # no duplicate object: every partition's batches tile its offsets exactly
     for region, store in stores.items():

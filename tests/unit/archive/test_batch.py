@@ -104,3 +104,16 @@ def test_batcher_cuts_on_schema_change_and_gap_and_skips_duplicates(bodies: list
     cut = b.add(0, 6, 2, bodies[2], 0.0)  # offset 5 skipped
     assert [(x.first_offset, x.last_offset) for x in cut] == [(4, 4)]
     assert [(x.first_offset, x.count) for x in b.flush()] == [(6, 1)]
+
+
+def test_revoke_rewinds_to_the_archive_head(bodies: list[bytes]) -> None:
+    b = Batcher("t", BatchLimits(max_events=5))
+    closed = [batch for i in range(12) for batch in b.add(0, i, 1, bodies[i], 0.0)]
+    assert [c.last_offset for c in closed] == [4, 9]
+    # the batch 5..9 was closed but dropped unwritten: redelivered records must be taken again
+    b.revoke(0, archived=4)
+    again = [batch for i in range(5, 10) for batch in b.add(0, i, 1, bodies[i], 0.0)]
+    assert [(c.first_offset, c.last_offset) for c in again] == [(5, 9)]
+    b.revoke(0)  # without ``archived``: offsets up to the last closed batch stay skipped
+    assert b.add(0, 7, 1, bodies[7], 0.0) == []
+    assert b.flush() == []
