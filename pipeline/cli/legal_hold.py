@@ -184,7 +184,3 @@ app.command("set")(
 app.command("clear")(
     _command("clear", "Lift CASE's legal hold (objects another active case selects stay held).")
 )
-
-
-if __name__ == "__main__":  # `python -m pipeline.cli.legal_hold` (registered in main.py as well)
-    app()

@@ -146,7 +146,3 @@ def purge(
     opts.console.print(table)
     if failed:
         raise typer.Exit(1)
-
-
-if __name__ == "__main__":  # `python -m pipeline.cli.retention` (registered in main.py as well)
-    app()

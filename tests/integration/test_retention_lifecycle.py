@@ -75,12 +75,11 @@ class Run:
     tmp: Path
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        module = {"retention": "retention", "legal-hold": "legal_hold"}[args[0]]
         cmd = [
             sys.executable,
             "-m",
-            f"pipeline.cli.{module}",  # the command's own module, as `auditpipe ARGS` runs it
-            *args[1:],
+            "pipeline.cli.main",  # `auditpipe ARGS`
+            *args,
             "--bucket-prefix",
             BUCKET_PREFIX,
             "--archive-prefix",
