@@ -27,6 +27,7 @@ from tests.integration.router_harness import (
 )
 
 pytestmark = pytest.mark.integration
+SLACK_PATH = f"/slack/T000/B000/{uuid.uuid4().hex}"
 
 ROUTING = """
 resolve_timeout: 1h
@@ -71,6 +72,10 @@ route:
     - name: ticket
       receiver: tickets
       matchers: ['severity="CRITICAL"', 'rule_id="test.page"']
+      continue: true
+    - name: chat
+      receiver: chat
+      matchers: ['severity="CRITICAL"', 'rule_id="test.page"']
 receivers:
   - {name: feed, type: kafka, topic: FEED_TOPIC}
   - {name: hook, type: webhook, url: "URL/hook", secret_env: T_HOOK_SECRET, timeout: 2s}
@@ -83,6 +88,7 @@ receivers:
     max_retries: 20
   - {name: pager, type: pagerduty, routing_key_env: T_PD_KEY, url: "URL/pd"}
   - {name: tickets, type: ticket, url: "URL/tickets", token_env: T_TICKET_TOKEN, project: SEC}
+  - {name: chat, type: slack, webhook_url_env: T_SLACK_HOOK, channel: "#sec"}
 inhibit_rules:
   - source_matchers: ['severity="CRITICAL"']
     target_matchers: ['severity=~"LOW|MEDIUM|HIGH"']
@@ -107,6 +113,7 @@ def router(
     tmp: Path = tmp_path_factory.mktemp("router")
     h = RouterHarness(stack, kafka_conn, ROUTING.replace("URL", http.url("")), tmp)
     h.metrics_port = free_port()
+    h.env["T_SLACK_HOOK"] = http.url(SLACK_PATH)  # a Slack webhook URL is itself a secret
     h.start("--metrics-port", str(h.metrics_port))
     yield h
     h.close()
@@ -220,6 +227,10 @@ def test_pagerduty_and_one_ticket_per_dedup_key(router: RouterHarness, http: Htt
     assert tickets[0].body["external_id"] == "test.page:ps:p1"
     assert tickets[0].headers["Idempotency-Key"] == "test.page:ps:p1"
     assert tickets[0].headers["Authorization"] == f"Bearer {SECRETS['T_TICKET_TOKEN']}"
+    chat = http.wait_for(SLACK_PATH, timeout=10)
+    assert len(chat) == 1
+    assert chat[0].body["channel"] == "#sec"
+    assert "https://runbooks.example/test.page" in orjson.dumps(chat[0].body).decode()
     # the page repeats after its repeat_interval (6s); the ticket is not created again
     assert len(http.wait_for("/pd", n=2, timeout=15)) == 2
     time.sleep(1)
@@ -257,14 +268,19 @@ def test_kafka_receiver_and_every_attempt_audited(
     for doc, raw in events:
         assert doc["category"] == "INTEGRATION"
         assert doc["action"] == "webhook.delivery"
-        for secret in (*SECRETS.values(), f"127.0.0.1:{http.port}"):
+        for secret in (*SECRETS.values(), f"127.0.0.1:{http.port}", SLACK_PATH.rsplit("/")[-1]):
             assert secret.encode() not in raw, "a secret or URL leaked into an audit event"
     by_receiver: dict[str, int] = {}
     for doc, _ in events:
         name = doc["details"]["receiver"]
         by_receiver[name] = by_receiver.get(name, 0) + 1
     # every HTTP request the receiver answered (or let hang) is one audited attempt
-    for name, path in (("hook", "/hook"), ("flaky", "/flaky"), ("pager", "/pd")):
+    for name, path in (
+        ("hook", "/hook"),
+        ("flaky", "/flaky"),
+        ("pager", "/pd"),
+        ("tickets", "/tickets"),
+    ):
         assert by_receiver.get(name, 0) == len(http.got(path)), name
     flaky = sorted(
         (int(d["details"]["attempt"]), d["outcome"], d["details"]["status_code"])
