@@ -175,7 +175,8 @@ class RouterHarness:
             "AUDITPIPE_TOPICS__ROUTER_STATE": self.state,
             "AUDITPIPE_TOPICS__ROUTER_IN": self.router_in,
         }
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None  # the last one started
+        self.procs: list[subprocess.Popen[bytes]] = []
         self.metrics_port = 0
 
     def start(self, *extra: str) -> subprocess.Popen[bytes]:
@@ -201,22 +202,25 @@ class RouterHarness:
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        self.procs.append(self.proc)
         return self.proc
 
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+    def kill9(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        proc = proc or self.proc
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        for proc in self.procs:
+            if proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

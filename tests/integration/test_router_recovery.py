@@ -110,3 +110,30 @@ def test_kill_9_mid_storm_one_page_with_every_alert(
     assert len(_pages(http, "test.kill.storm")) == 1
     assert len(http.got("/page", rule_is("test.kill.storm"))) == 1
     assert got[0].body["alert_count"] == 1001, "alerts were lost across the kill"
+
+
+def test_two_instances_share_the_work_and_survive_one_kill(
+    router: RouterHarness, http: HttpReceiver
+) -> None:
+    """Two routers in one group: each rule's groups live on one instance (alerts re-keyed by
+    rule), so a storm spread over many actors is still one page; after one instance is
+    killed the other takes its partitions over from the state topic without a repeat."""
+    first = router.start()
+    router.start()
+    time.sleep(8)  # both joined
+    rules = [f"test.multi.{i}" for i in range(6)]
+    router.send_alerts([make_alert(rule, f"ps:m{j}") for rule in rules for j in range(100)])
+    for rule in rules:
+        assert len(http.wait_for("/page", rule_is(rule), timeout=60)) == 1, rule
+    time.sleep(2)
+    router.kill9(first)
+    # the same alerts again (a detector restart) and one new rule: after the takeover,
+    # only the new rule pages
+    router.send_alerts([make_alert(rule, f"ps:m{j}") for rule in rules for j in range(100)])
+    router.send_alerts([make_alert("test.multi.new", "ps:n")])
+    assert len(http.wait_for("/page", rule_is("test.multi.new"), timeout=90)) == 1
+    time.sleep(3)
+    for rule in rules:
+        got = http.got("/page", rule_is(rule))
+        assert len(got) == 1, (rule, len(got))
+        assert got[0].body["alert_count"] == 100
