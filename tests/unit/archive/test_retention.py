@@ -8,8 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.archive.batch import batch_of
+from pipeline.archive.batch import batch_of, micros_to_datetime
 from pipeline.archive.chain import resign
 from pipeline.archive.importer import Encoder
 from pipeline.archive.keys import Signer
@@ -23,7 +25,8 @@ from pipeline.archive.retention import (
 )
 from pipeline.archive.store import FileStore
 from pipeline.archive.writer import ArchiveWriter, Clock
-from pipeline.errors import RuleError
+from pipeline.errors import DeserializationError, RuleError
+from pipeline.events.jsonform import format_ts
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from tests.unit.archive.conftest import FakeClock
 
@@ -109,6 +112,35 @@ def test_category_is_read_without_decoding(docs: list[dict[str, Any]]) -> None:
     for d in docs[:50]:
         body = enc.encode(orjson.dumps(d))
         assert load_retention(SHIPPED).symbols[category_index(body)] == d["category"]
+
+
+SYMBOLS = load_retention(SHIPPED).symbols
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    service=st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=120),
+    environment=st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=90),
+    category=st.sampled_from(SYMBOLS),
+    micros=st.integers(min_value=0, max_value=253_402_300_799_999_999),  # 1970 .. 9999
+)
+def test_category_index_agrees_with_the_decoder(
+    docs: list[dict[str, Any]], service: str, environment: str, category: str, micros: int
+) -> None:
+    """Short and long strings (fast and general path), timestamps of every varint width."""
+    ts = format_ts(micros_to_datetime(micros))
+    doc = {**docs[0], "service": service, "environment": environment, "category": category}
+    body = Encoder().encode(orjson.dumps({**doc, "ts": ts}))
+    assert SYMBOLS[category_index(body)] == category
+
+
+@pytest.mark.parametrize("cut", [0, 1, 5, 20, 40, 49])  # 49: all but the category
+def test_a_truncated_body_is_an_error_not_a_guess(docs: list[dict[str, Any]], cut: int) -> None:
+    body = Encoder().encode(orjson.dumps({**docs[0], "service": "s", "environment": "e"}))
+    with pytest.raises(DeserializationError):
+        category_index(body[:cut])
 
 
 def test_batch_takes_the_longest_class_of_its_events(
