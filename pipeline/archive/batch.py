@@ -96,7 +96,15 @@ def micros_to_date(micros: int) -> date:
 
 
 def peek_ts(body: bytes) -> int:
-    return peek_id_ts(body)[1]
+    """``ts`` alone: skips ``event_id`` without decoding it (the archiver's per-record path)."""
+    try:
+        size, pos = _read_long(body, 0)
+        if size < 0 or pos + size > len(body):
+            raise IndexError
+        ts, _ = _read_long(body, pos + size)
+    except IndexError:
+        raise DeserializationError("body does not start with event_id and ts", raw=body) from None
+    return ts
 
 
 class BatchLimits(BaseModel):
@@ -188,17 +196,21 @@ class Batcher:
         ready: list[Batch] = []
         current = self._open.get(partition)
         if current is not None:
-            if offset <= current.last_offset:
-                return []  # duplicate within the open batch
-            if offset != current.last_offset + 1 or schema_id != current.schema_id:
+            last = current.first_offset + len(current.bodies) - 1
+            if offset <= last:
+                return ready  # duplicate within the open batch
+            if offset != last + 1 or schema_id != current.schema_id:
                 ready.append(self._close(partition))
                 current = None
         if current is None:
             current = Batch(self.topic, partition, schema_id, offset, opened=now)
             self._open[partition] = current
-        current.append(body, peek_ts(body))
+        ts = peek_ts(body)  # hot path: Batch.append inlined
+        current.bodies.append(body)
+        current.ts.append(ts)
+        current.size += len(body)
         lim = self.limits
-        if current.count >= lim.max_events or current.size >= lim.max_bytes:
+        if len(current.bodies) >= lim.max_events or current.size >= lim.max_bytes:
             ready.append(self._close(partition))
         return ready
 

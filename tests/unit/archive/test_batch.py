@@ -15,6 +15,7 @@ from pipeline.archive.batch import (
     batch_of,
     check_layout,
     peek_id_ts,
+    peek_ts,
     split_wire,
 )
 from pipeline.errors import ConfigError, DeserializationError
@@ -52,8 +53,12 @@ def test_peek_reads_event_id_and_ts_without_decoding() -> None:
         assert jsonform.format_ts(jsonform.parse_ts(doc["ts"], "ts")) == jsonform.to_json_value(
             {"type": "long", "logicalType": "timestamp-micros"}, ts
         )
+        assert peek_ts(body(doc)) == ts  # the archiver's path: event_id skipped, not decoded
     with pytest.raises(DeserializationError):
         peek_id_ts(b"\x7f")
+    for truncated in (b"\x7f", b"\x04ab", b"\x08abc", b"\x04ab\xff"):
+        with pytest.raises(DeserializationError):
+            peek_ts(truncated)
 
 
 def test_check_layout() -> None:
