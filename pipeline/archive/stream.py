@@ -30,18 +30,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
-from pipeline.archive.batch import Batch, Batcher, BatchLimits
+from pipeline.archive.batch import WIRE_MAGIC, Batch, Batcher, BatchLimits
 from pipeline.archive.flush import complete_intent, write_flush
 from pipeline.archive.keys import Signer
 from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
 from pipeline.archive.witness import WitnessWatcher
 from pipeline.archive.writer import ArchiveWriter
-from pipeline.errors import PipelineError, RetryableError
+from pipeline.errors import RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
-from pipeline.events.serde import schema_id_of
 from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -138,27 +144,7 @@ class ArchiverStage:
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
-                ready: list[Batch] = []
-                for msg in self.consumer.consume(1000, 0.2):
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() != KafkaError._PARTITION_EOF:
-                            log.warning("consumer error", extra={"error": err.str()})
-                        continue
-                    self.stats.records += 1
-                    value = msg.value() or b""
-                    try:
-                        schema_id = schema_id_of(value)
-                    except PipelineError:
-                        # audit.events holds only what the sanitizer wrote; count, never stop
-                        self.stats.skipped += 1
-                        continue
-                    ready.extend(
-                        self.batcher.add(
-                            msg.partition() or 0, msg.offset() or 0, schema_id, value[5:], now
-                        )
-                    )
-                self._pending.extend(ready)
+                self._pending.extend(self._take(self.consumer.consume(1000, 0.2), now))
                 self._pending.extend(self.batcher.due(now))
                 since = time.monotonic() - last_flush
                 if (self._pending and since >= self.flush_interval_s) or (
@@ -173,6 +159,31 @@ class ArchiverStage:
                 self.witness.stop()
             self.consumer.close()
         return self.stats
+
+    def _take(self, msgs: list[Message], now: float) -> list[Batch]:
+        """Add consumed records to their batches; the batches this closed (the hot loop)."""
+        ready: list[Batch] = []
+        add = self.batcher.add
+        records = skipped = 0
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error", extra={"error": err.str()})
+                continue
+            records += 1
+            value = msg.value() or b""
+            if len(value) < 5 or value[0] != WIRE_MAGIC:
+                # audit.events holds only what the sanitizer wrote; count, never stop
+                skipped += 1
+                continue
+            schema_id = int.from_bytes(value[1:5], "big")
+            closed = add(msg.partition() or 0, msg.offset() or 0, schema_id, value[5:], now)
+            if closed:
+                ready.extend(closed)
+        self.stats.records += records
+        self.stats.skipped += skipped
+        return ready
 
     def _retry(self, what: str, fn: Callable[[], object]) -> None:
         delay = 0.2
