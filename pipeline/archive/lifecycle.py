@@ -107,10 +107,7 @@ def _policy_until(
     no longer exists counts as the longest one)."""
     if retention is None:
         return recorded
-    written = parse_ts(created, "created")
-    if name not in retention.policy.classes:
-        name = retention.longest(retention.policy.classes, written)
-    now_until = format_ts(retention.until(name, written))
+    now_until = format_ts(retention.until_now(name, parse_ts(created, "created")))
     return max(recorded, now_until) if recorded else now_until
 
 

@@ -116,6 +116,20 @@ class LockedBucket:
         except (BotoCoreError, ClientError) as exc:
             raise RetryableError(f"{self.region}: PUT legal hold {v.key} failed: {exc}") from exc
 
+    def extend(self, v: Version, until: datetime) -> None:
+        """Move the version's COMPLIANCE retain-until forward (S3 refuses to shorten it)."""
+        try:
+            self.s3.put_object_retention(
+                Bucket=self.bucket,
+                Key=self._key(v.key),
+                VersionId=v.version_id,
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
+            )
+        except ClientError as exc:
+            raise LockedError(f"{self.region}: {v.key}: retention not extended: {exc}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"{self.region}: PUT retention {v.key}: {exc}") from exc
+
     def delete(self, v: Version) -> None:
         """Delete one version for good (the store refuses while it is locked)."""
         try:

@@ -153,6 +153,13 @@ class Retention:
             end = end.replace(microsecond=0) + timedelta(seconds=1)
         return end
 
+    def until_now(self, name: str | None, written: datetime) -> datetime:
+        """Retain-until of class ``name`` under *this* policy; a class the policy no longer has
+        (or none) counts as the longest one, so a removed class never shortens anything."""
+        if name not in self.policy.classes:
+            name = self.longest(self.policy.classes, written)
+        return self.until(name, written)
+
     def longest(self, names: Iterable[str], written: datetime) -> str:
         """The class whose retention ends last when written at ``written`` (ties: by name)."""
         return max(sorted(set(names)), key=lambda n: self.until(n, written))

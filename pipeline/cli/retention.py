@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.archive import lifecycle, policylog
+from pipeline.archive import extend, lifecycle, policylog
 from pipeline.archive.audit import lifecycle_audit, operator
 from pipeline.archive.keys import Signer
 from pipeline.archive.lifecycle import AuditSink
@@ -51,16 +51,41 @@ def apply(
     archive_prefix: str = opts.ArchivePrefixOption,
     signing_key: Path | None = opts.SigningKeyOption,
     actor: str | None = opts.ActorOption,
+    extend_locks: bool = typer.Option(
+        False,
+        "--extend",
+        help="also move every stored object's COMPLIANCE lock forward to its class's current "
+        "period (after lengthening a class; reads every manifest)",
+    ),
 ) -> None:
     """Record the current retention policy in every region (audited when it changed)."""
     settings = load_settings()
     r = opts.retention(settings, retention_file)
     signer = opts.signer(settings, signing_key)
+    failed = False
     with lifecycle_audit(settings, actor or operator()) as audit:
         for reg in opts.regions(settings, region, bucket_prefix, archive_prefix):
             change = policylog.record(reg, r, signer, opts.now(), audit=audit)
             what = f"changed ({change.classes}): {change.key}" if change.changed else "unchanged"
             typer.echo(f"{reg.name}: retention policy {change.new_sha256[:16]} {what}")
+            if extend_locks:
+                failed = not _extend_region(reg, r, audit) or failed
+    if failed:
+        raise typer.Exit(1)
+
+
+def _extend_region(reg: lifecycle.Region, r: Retention, audit: AuditSink) -> bool:
+    with opts.progress() as bar:
+        task = bar.add_task(f"extending locks {reg.name}", total=None)
+        advance = functools.partial(bar.advance, task)
+        res = extend.extend_locks(reg, r, opts.now(), audit=audit, progress=advance)
+    for failure in res.failures:
+        typer.echo(f"{reg.name}: FAILED: {failure}")
+    typer.echo(
+        f"{reg.name}: {res.versions_extended} object versions locked longer "
+        f"({res.documents} manifests and checkpoints)"
+    )
+    return res.ok
 
 
 def _purge_region(

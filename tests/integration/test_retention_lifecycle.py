@@ -469,3 +469,35 @@ def test_a_lengthened_period_holds_what_was_written_before_and_is_audited(
     assert {d["region"] for d in changes if d["classes"] == "short: 3 seconds -> 1 day"} == set(
         regions
     )
+
+
+def test_extend_makes_the_store_enforce_a_lengthened_class(
+    regions: dict[str, S3Client], tmp_path: Path, stack: Settings
+) -> None:
+    run = _run(regions, tmp_path, short="6 seconds", events=100)
+    run.policy.write_text(POLICY.format(short="1 day", system="short", default="short"))
+    extended = run.cli("retention", "apply", "--extend")
+    assert extended.returncode == 0, extended.stdout + extended.stderr
+    _wait_until_expired(run)  # the dates the batches were written with have passed
+    for region in regions:
+        bucket = run.buckets[region]
+        for m in run.manifests(region):
+            target = datetime.fromisoformat(m.created) + timedelta(days=1)
+            for key in (m.object_key, layout.manifest_key(m.object_key)):
+                (v,) = [v for v in bucket.versions(key) if v.key == key]
+                lock = bucket.lock(v)
+                assert lock.retain_until is not None
+                assert lock.retain_until >= target.replace(microsecond=0)
+                with pytest.raises(ClientError) as denied:  # the store itself refuses now
+                    bucket.s3.delete_object(
+                        Bucket=bucket.bucket, Key=f"{run.prefix}/{key}", VersionId=v.version_id
+                    )
+                assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    events = _audit_events(stack, run.prefix, expected=4)
+    done = {
+        e["details"]["region"]: int(e["details"]["versions_extended"])
+        for e in events
+        if e["action"] == "archive.retention.extend"
+    }
+    assert set(done) == set(regions)
+    assert all(n >= 6 for n in done.values())  # 2 batches x 3 objects, plus checkpoints
