@@ -47,7 +47,9 @@ class Selector(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Selector:
-        if (self.prefix is None) == (self.start is None or self.end is None):
+        has_range = self.start is not None and self.end is not None
+        partial = (self.start is None) != (self.end is None)
+        if partial or (self.prefix is not None) == has_range:
             raise ValueError("give either a prefix or both ends of a time range")
         if self.start and self.end and self.start > self.end:
             raise ValueError("the time range ends before it starts")

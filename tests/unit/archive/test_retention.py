@@ -221,3 +221,9 @@ def test_a_signature_completed_after_a_crash_is_locked_like_its_manifest(
     data = store.get(m.object_key + ".manifest.json")
     resign(store, w.signer, m.object_key + ".manifest.json", sig_key, data)
     assert store.locks[sig_key] == r.until("short", now)  # type: ignore[attr-defined]
+
+
+def test_a_class_removed_from_the_policy_counts_as_the_longest(tmp_path: Path) -> None:
+    r = load_retention(_write(tmp_path, POLICY))
+    assert r.until_now("short", T0) == r.until("short", T0)
+    assert r.until_now("gone", T0) == r.until_now(None, T0) == r.until("long", T0)

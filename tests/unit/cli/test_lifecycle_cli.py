@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.archive.holds import Selector
 from pipeline.cli import legal_hold, retention
 from pipeline.errors import ConfigError
 
@@ -48,3 +49,11 @@ def test_show_lists_every_class() -> None:
     assert result.exit_code == 0, result.output
     for name in ("security", "integration", "verbose"):
         assert name in result.output
+
+
+def test_hold_selector_needs_a_prefix_or_an_ordered_range() -> None:
+    assert Selector(prefix="events/").describe() == "prefix events/"
+    with pytest.raises(ValueError, match="either a prefix"):
+        Selector(prefix="events/", start="2026-01-01T00:00:00.000000Z")
+    with pytest.raises(ValueError, match="ends before it starts"):
+        Selector(start="2026-02-01T00:00:00.000000Z", end="2026-01-01T00:00:00.000000Z")
