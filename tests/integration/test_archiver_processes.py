@@ -35,10 +35,10 @@ N = 200_000
 ARCHIVER = [sys.executable, "-m", "pipeline.cli.main", "run", "archiver"]
 
 
-def _start(env: dict[str, str], region: str, group: str, log: Path) -> subprocess.Popen[bytes]:
+def _start(env: dict[str, str], region: str, run: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*ARCHIVER, "--region", region, "--group", group],
+            [*ARCHIVER, "--region", region, "--group", f"archiver-{run}-{region}", "--prefix", run],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -85,13 +85,15 @@ def test_200k_events_in_both_regions_with_kill_9(
     run = uuid.uuid4().hex[:8]
     topic = f"t{run}.events"
     ensure_topics(kafka_conn, [TopicSpec(topic, 3)])
-    bucket_prefix = f"auditpipe-t{run}"
+    bucket_prefix = (
+        "auditpipe-test-archive"  # bucket = PREFIX-REGION; this run under key prefix run
+    )
     private, public = keys_mod.generate(tmp_path / "keys")
     stores = {}
     for region in REGIONS:
         s3 = s3_client(stack, region, timeout_s=5)
         ensure_object_lock_bucket(s3, f"{bucket_prefix}-{region}", region)
-        stores[region] = S3ObjectLockStore(s3, f"{bucket_prefix}-{region}")
+        stores[region] = S3ObjectLockStore(s3, f"{bucket_prefix}-{region}", prefix=run)
     env = {
         **os.environ,
         "AUDITPIPE_TOPICS__EVENTS": topic,
@@ -106,8 +108,7 @@ def test_200k_events_in_both_regions_with_kill_9(
     produce(kafka_conn, topic, N)
     print(f"{time.monotonic() - t0:.1f}s: produced")
     logs = {r: tmp_path / f"archiver-{r}.log" for r in REGIONS}
-    groups = {r: f"archiver-{run}-{r}" for r in REGIONS}
-    procs = {r: _start(env, r, groups[r], logs[r]) for r in REGIONS}
+    procs = {r: _start(env, r, run, logs[r]) for r in REGIONS}
     victim = REGIONS[0]
     try:
         # SIGKILL the victim three times in the middle of a flush (its intent is written, its
@@ -121,7 +122,7 @@ def test_200k_events_in_both_regions_with_kill_9(
             assert procs[victim].poll() is None, logs[victim].read_text()[-2000:]
             procs[victim].send_signal(signal.SIGKILL)
             procs[victim].wait(10)
-            procs[victim] = _start(env, victim, groups[victim], logs[victim])
+            procs[victim] = _start(env, victim, run, logs[victim])
         for region in REGIONS:
             done = _wait_for(stores[region], topic, N, 180)
             print(f"{time.monotonic() - t0:.1f}s: {region} has {done} events")
@@ -150,7 +151,7 @@ def test_200k_events_in_both_regions_with_kill_9(
             assert s[0][0] == 0
             assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(s)), region
 
-    urls = {r: f"s3://{bucket_prefix}-{r}" for r in REGIONS}
+    urls = {r: f"s3://{bucket_prefix}-{r}/{run}" for r in REGIONS}
     result = CliRunner().invoke(
         app,
         [
