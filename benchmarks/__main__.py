@@ -23,7 +23,7 @@ from rich.table import Table
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect
 from benchmarks.route import bench_route, route_row
-from benchmarks.scrub import bench_scrub
+from benchmarks.scrub import bench_scrub, bench_stream
 from benchmarks.sdk import bench_sdk
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -145,6 +145,8 @@ def main() -> None:
         detect = bench_detect(100_000)
     with console.status("scrubber: 20k ~1 KB events, three regex engines"):
         scrub = bench_scrub(20_000)
+    with console.status("sanitizer stage on the broker: 50k events on one core, then paced"):
+        stream = bench_stream(settings, 50_000)
     with console.status("archiver + verifier: 200k events to a local file store"):
         archive = bench_archive(200_000)
     with console.status("archiver + verifier: 200k events from Kafka to S3 (versitygw, loopback)"):
@@ -187,12 +189,23 @@ def main() -> None:
         f"{rss_mib:,.0f}",
     )
     for label, key in (
-        ("sanitize ceiling: decode, scrub (hyperscan), encode", "ceiling_hyperscan_per_s"),
+        ("(a) sanitize ceiling: decode, scrub (hyperscan), encode", "ceiling_hyperscan_per_s"),
         ("sanitize ceiling with RE2", "ceiling_re2_per_s"),
         ("sanitize ceiling with Python re", "ceiling_re_per_s"),
-        ("offline `auditpipe scrub` path (JSON in/out)", "offline_per_s"),
+        ("(b) offline `auditpipe scrub` path (JSON in/out)", "offline_per_s"),
     ):
         table.add_row(label, f"{scrub[key]:,.0f}", f"{scrub[key]:,.0f}", "-", "-", "-")
+    table.add_row(
+        f"(c) sanitizer stage on the broker, one core: "
+        f"{stream['stage_per_cpu_s'] / scrub['ceiling_per_s']:.0%} of (a), "
+        f"{stream['stage_vs_ceiling_pct']:.0f}% of (a) re-run on its core; "
+        f"p50/p99 at {stream['paced_rate']:,.0f}/s",
+        f"{stream['stage_per_s']:,.0f}",
+        f"{stream['stage_per_cpu_s']:,.0f}",
+        f"{stream['latency_p50_ms']:.1f}",
+        f"{stream['latency_p99_ms']:.1f}",
+        "-",
+    )
     table.add_row(
         "archiver: batch + Merkle + sign + write (file store)",
         f"{archive['archive_events_per_s']:,.0f}",
@@ -247,14 +260,21 @@ def main() -> None:
     console.print(
         "p50/p99: from produce() to the broker's append time (topic uses LogAppendTime), "
         "linger.ms=5, acks=all. The flat-out row measures queueing under saturation; the "
-        "paced row is the latency at a steady load."
+        "paced row is the latency at a steady load. (c): latency from the raw record's "
+        "produce time to its output acknowledged and its offset committed."
     )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (out / f"{stamp}.json").write_bytes(
         orjson.dumps(
-            {"kafka": kafka, "kafka_paced": paced, "peak_rss_mib": rss_mib},
+            {
+                "kafka": kafka,
+                "kafka_paced": paced,
+                "scrub": scrub,
+                "sanitizer_stage": stream,
+                "peak_rss_mib": rss_mib,
+            },
             option=orjson.OPT_INDENT_2,
         )
     )

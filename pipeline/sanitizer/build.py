@@ -30,6 +30,9 @@ def scrub_keys(settings: Settings) -> ScrubKeys:
 
 
 def build_scrub(settings: Settings) -> Transform:
-    """The scrub step: compiled once here, so a bad policy stops the worker at start-up."""
+    """The scrub step: compiled once here, so a bad policy stops the worker at start-up.
+
+    It scrubs in place: the stage hands it a datum it has just decoded (and enriched) and
+    owns, so the copy that ``Scrubber.scrub`` makes would be wasted."""
     scrubber = Scrubber(load_policy(settings.rules_dir / "scrub.yaml"), scrub_keys(settings))
-    return scrubber.scrub
+    return scrubber.scrub_owned

@@ -58,7 +58,13 @@ class Scrubber:
         self._others = tuple(r for r in active if r.container != "scalar" or "[]" in r.segments)
 
     def scrub(self, datum: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = deep_copy(datum)
+        """A scrubbed copy of ``datum`` (which is not modified)."""
+        return self.scrub_owned(deep_copy(datum))
+
+    def scrub_owned(self, datum: dict[str, Any]) -> dict[str, Any]:
+        """Scrub ``datum`` in place and return it: for a caller that owns the datum and all
+        it contains (the stage, on a record it just decoded), sparing the copy."""
+        out = datum
         work = _Work()
         for parents, last, path, treatment in self._scalars:
             node: Any = out

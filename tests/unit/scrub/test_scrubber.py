@@ -231,3 +231,14 @@ def test_engines_agree_and_pseudonyms_are_stable(doc: dict[str, Any], engine: st
     pseudo = Pseudonymizer(KEYS)
     if original and not pseudo.is_pseudonym(original):
         assert out["actor"]["id"] == pseudo(original)
+
+
+def test_scrub_owned_scrubs_in_place_the_same_way() -> None:
+    datum = event(
+        actor={"id": "alice@example.com", "type": "user", "ip": "203.0.113.77"},
+        details={"alice@example.com": "x", "note": "card 4111 1111 1111 1111"},
+    )
+    copied = scrubber().scrub(datum)
+    owned = scrubber().scrub_owned(datum)
+    assert owned is datum
+    assert owned == copied
