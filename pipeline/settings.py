@@ -43,7 +43,12 @@ class ArchiveConfig(BaseModel):
 
     bucket_prefix: str = Field(default="auditpipe-archive", description="bucket = PREFIX-REGION")
     signing_key: Path | None = Field(default=None, description="Ed25519 private key (PEM)")
-    retention_days: int = Field(default=730, ge=1, description="COMPLIANCE retention")
+    retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="COMPLIANCE retention of objects without a class (flush intents); batches "
+        "and checkpoints take theirs from rules/retention.yaml",
+    )
     batch_events: int = Field(default=10_000, ge=1)
     batch_age_s: float = Field(default=60.0, gt=0)
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
