@@ -22,6 +22,7 @@ from rich.table import Table
 
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect
+from benchmarks.presidio import bench_presidio
 from benchmarks.route import bench_route, route_row
 from benchmarks.scrub import bench_scrub, bench_stream
 from benchmarks.sdk import bench_sdk
@@ -147,6 +148,8 @@ def main() -> None:
         scrub = bench_scrub(20_000)
     with console.status("sanitizer stage on the broker: 50k events on one core, then paced"):
         stream = bench_stream(settings, 50_000)
+    with console.status("Presidio (optional, .bench-venv): 100 events and 600 corpus texts"):
+        presidio = bench_presidio()
     with console.status("archiver + verifier: 200k events to a local file store"):
         archive = bench_archive(200_000)
     with console.status("archiver + verifier: 200k events from Kafka to S3 (versitygw, loopback)"):
@@ -206,6 +209,20 @@ def main() -> None:
         f"{stream['latency_p99_ms']:.1f}",
         "-",
     )
+    if "skipped" in presidio:
+        table.add_row(f"Presidio: skipped ({presidio['skipped']})", "-", "-", "-", "-", "-")
+    else:
+        theirs, ours = presidio["presidio"], presidio["ours"]
+        table.add_row(
+            f"Presidio + spaCy sm, same events; on {presidio['texts']:.0f} corpus texts "
+            f"recall {theirs['recall']:.1%} (ours {ours['recall']:.1%}), benign kept "
+            f"{theirs['benign_kept']:.1%} (ours {ours['benign_kept']:.1%})",
+            f"{presidio['events_per_s']:,.1f}",
+            f"{presidio['events_per_cpu_s']:,.1f}",
+            "-",
+            "-",
+            "-",
+        )
     table.add_row(
         "archiver: batch + Merkle + sign + write (file store)",
         f"{archive['archive_events_per_s']:,.0f}",
@@ -273,6 +290,7 @@ def main() -> None:
                 "kafka_paced": paced,
                 "scrub": scrub,
                 "sanitizer_stage": stream,
+                "presidio": presidio,
                 "peak_rss_mib": rss_mib,
             },
             option=orjson.OPT_INDENT_2,

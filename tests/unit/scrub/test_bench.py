@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from benchmarks.scrub import bench_scrub
 
 
@@ -11,3 +15,25 @@ def test_bench_scrub_smoke() -> None:
         assert result[key] > 0
     assert result["events"] == 200
     assert 500 < result["event_bytes_avg"] < 2500  # about 1 KB events
+
+
+def test_presidio_row_is_skipped_with_the_reason_without_its_venv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import benchmarks.presidio as presidio
+
+    monkeypatch.setattr(presidio, "VENV_PYTHON", tmp_path / "bin" / "python")
+    monkeypatch.setattr(presidio, "ROOT", tmp_path)
+    result = presidio.bench_presidio()
+    assert result == {"skipped": "no bin/python (see benchmarks/presidio.py)"}
+
+
+def test_presidio_gets_the_free_text_the_policy_scans() -> None:
+    from benchmarks.presidio import _free_text
+
+    doc = {
+        "actor": {"id": "u-1", "user_agent": "curl/8"},
+        "http": {"path": "/v1/x"},
+        "details": {"note": "hello", "n": 3},
+    }
+    assert _free_text(doc) == ["hello", "curl/8", "/v1/x"]
