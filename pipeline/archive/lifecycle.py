@@ -8,8 +8,7 @@ Per region and topic:
    chain heads the archiver resumes from). A batch that is still locked or held ends its
    partition's prefix: later batches wait for it, so what is left is always one unbroken chain
    per partition. The same for the
-   checkpoint chain (never the latest checkpoint), with the flush intents those checkpoints
-   sealed (``chain``) once they are unlocked.
+   checkpoint chain (never the latest checkpoint).
 2. **Record.** A signed purge record naming every manifest and checkpoint it removes (see
    ``purges``) is written first, locked for the metadata class.
 3. **Delete** every version of each batch, signature and manifest (manifest last) and of each
@@ -242,11 +241,6 @@ def plan_purge(
             break
         plan.checkpoints.append(purges.PurgedCheckpoint.of(key, data, cp))
         plan.keys += [layout.checkpoint_sig_key(key), key]
-        # the flush intent this checkpoint sealed is needed by nothing once it exists
-        ikey = layout.intent_key(topic, cp.seq)
-        versions = _group_versions(bucket, ikey).get(ikey, [])
-        if versions and _free(bucket, versions, now) is None:
-            plan.keys.append(ikey)
     return plan
 
 

@@ -68,6 +68,12 @@ MIX: list[tuple[str, str, int, tuple[int, int, int, int]]] = [
     ("SYSTEM", "rate_limit", 2, (0, 0, 100, 0)),
 ]
 OUTCOMES = ["SUCCESS", "FAILURE", "DENIED", "ERROR"]
+# Actions that the shipped detection rules alert on at every occurrence, whatever the volume
+# (rules/detection: auth.mfa_disabled, admin.role_grant): MFA switched off, an admin-like role
+# granted. Real traffic has them and so does the default mix; a *benign* background (the
+# detector's false-positive tests) leaves them out, since each one is an incident by policy.
+ALERTING_ACTIONS = frozenset({"mfa.disable"})
+BENIGN_ROLES = [r for r in ROLES if r != "admin"]
 
 
 class EventGenerator:
@@ -79,11 +85,16 @@ class EventGenerator:
         actors: int = 500,
         environment: str = "prod",
         start: datetime | None = None,
+        benign: bool = False,
     ) -> None:
+        """``benign``: no event that a shipped detection rule alerts on by itself (no MFA
+        disable, no admin-like role grant); the default output of a seed is unchanged."""
         self.rng = random.Random(seed)  # noqa: S311 - test data, not cryptography
         self.environment = environment
         self.actors = [self._actor(i) for i in range(actors)]
-        self._mix_weights = [m[2] for m in MIX]
+        self._mix = [m for m in MIX if m[1] not in ALERTING_ACTIONS] if benign else MIX
+        self._roles = BENIGN_ROLES if benign else ROLES
+        self._mix_weights = [m[2] for m in self._mix]
         self._clock = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
     def _actor(self, i: int) -> dict[str, Any]:
@@ -138,7 +149,7 @@ class EventGenerator:
             self._clock += timedelta(milliseconds=rng.randint(1, 50))
             flow = []
             for hop, service in enumerate(services):
-                category, action, _, weights = rng.choices(MIX, weights=self._mix_weights)[0]
+                category, action, _, weights = rng.choices(self._mix, weights=self._mix_weights)[0]
                 outcome = rng.choices(OUTCOMES, weights=weights)[0]
                 ts = self._clock + timedelta(milliseconds=hop * rng.randint(1, 20))
                 flow.append(
@@ -191,7 +202,7 @@ class EventGenerator:
             }
         if action in ("role.grant", "role.revoke"):
             doc["target"] = {"type": "user", "id": f"usr_{rng.randint(0, 499):06d}"}
-            doc["authz"] = {"decision": "ALLOW", "role": rng.choice(ROLES)}
+            doc["authz"] = {"decision": "ALLOW", "role": rng.choice(self._roles)}
         return doc
 
     def events(self) -> Iterator[dict[str, Any]]:

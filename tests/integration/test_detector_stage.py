@@ -3,10 +3,8 @@ survives a kill -9 (recovered from the changelog)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from pipeline.detect.probe import start_worker, stop_worker
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -53,24 +52,13 @@ class Harness:
         self.serde = AvroSerde(registry_client(stack.registry_url))
         self.alert_serde = AvroSerde(registry_client(stack.registry_url), ALERT)
         self.producer = Producer({**conn.to_librdkafka(), "acks": "all"})
-        self.env = {
-            **os.environ,
-            "AUDITPIPE_TOPICS__EVENTS": self.events,
-            "AUDITPIPE_TOPICS__ALERTS": self.alerts,
-        }
         self.consumer = Consumer(
             {**conn.to_librdkafka(), "group.id": f"r-{run}", "auto.offset.reset": "earliest"}
         )
         self.consumer.subscribe([self.alerts])
 
     def start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "run", "detector", "--app-id", self.app_id],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        return start_worker(self.app_id, {"events": self.events, "alerts": self.alerts}, cwd=ROOT)
 
     def send(self, doc: dict[str, Any]) -> float:
         datum = jsonform.from_json(SCHEMA, doc)
@@ -153,9 +141,5 @@ def test_alerts_fast_and_state_survives_kill_9(
         assert alert["group"] == {"actor.id": other}
         assert latency < 5.0, f"alert took {latency:.2f}s"
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
         h.consumer.close()
