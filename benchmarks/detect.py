@@ -1,14 +1,32 @@
-"""Detection engine throughput: generated events through all shipped rules, on one core."""
+"""Detection throughput and latency: the offline engine on one core, and the streaming
+detector (faust worker) on the real broker, with all shipped rules."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
+from pipeline.detect import scenario
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
+from pipeline.detect.probe import (
+    AlertCollector,
+    EventFeed,
+    committed_all,
+    percentile,
+    start_worker,
+    stop_worker,
+)
+from pipeline.detect.stage import TABLE
+from pipeline.events.jsonform import parse_ts
+from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from pipeline.kafka.config import KafkaConnection
 from pipeline.produce.generator import EventGenerator
+from pipeline.settings import Settings
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "detection"
 
@@ -34,5 +52,67 @@ def bench_detect(n: int) -> dict[str, float]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_detect_stream(settings: Settings, n: int, rate: float) -> dict[str, float]:
+    """The streaming detector (``auditpipe run detector``, faust) on the real broker.
+
+    Latency: every shipped rule's incidents (scenario) in benign background, produced at
+    ``rate`` events/s; p50/p99 from each alert's triggering event (Kafka timestamp) to its
+    arrival on the alerts topic. Throughput: ``n`` benign events produced flat out, timed until
+    the worker has committed them all; per core = events per CPU second of the worker process.
+    """
+    rules = load_rules(RULES)
+    run = uuid.uuid4().hex[:8]
+    events, alerts, app_id = f"bench.{run}.events", f"bench.{run}.alerts", f"bench-det-{run}"
+    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-detect")
+    ensure_topics(conn, [TopicSpec(events, 3), TopicSpec(alerts, 3)])
+    root = RULES.parents[1]
+    worker = start_worker(app_id, {"events": events, "alerts": alerts}, cwd=root)
+    collector = AlertCollector(conn, settings.registry_url, alerts, f"bench-r-{run}")
+    try:
+        feed = EventFeed(conn, settings.registry_url, events)
+        sc = scenario.build(rules, background_events=4000, tag=run, copies=2, seed=11)
+        bird = scenario.canary(sc.events[0]["ts"])
+        feed.send([bird])  # worker start-up and partition assignment are not timed
+        if collector.wait_for(scenario.oracle(rules, [bird]), 180):
+            raise RuntimeError("the detector never alerted")
+        feed.send(sc.events, rate=rate)
+        if not committed_all(conn, app_id, events, 120):
+            raise RuntimeError("detector did not keep up with the latency run")
+        missing = collector.wait_for(sc.expected, 10)
+        got = collector.first_by_key()
+        lat = [got[k].arrival - feed.stamps[e.trigger] for k, e in sc.expected.items() if k in got]
+
+        after = parse_ts(sc.events[-1]["ts"], "ts") + timedelta(minutes=1)
+        bulk = scenario.background(n, seed=1, start=after, tag=f"{run}-bulk")
+        cpu0, t0 = _cpu_seconds(worker.pid), time.perf_counter()
+        feed.send(bulk)
+        if not committed_all(conn, app_id, events, 600):
+            raise RuntimeError("detector did not finish the throughput run")
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds(worker.pid) - cpu0
+    finally:
+        stop_worker(worker)
+        collector.close()
+        internal = [f"{app_id}-{TABLE}-changelog", f"{app_id}-__assignor-__leader"]
+        delete_topics(conn, [events, alerts, *internal])
+    return {
+        "events": float(n),
+        "events_per_s": n / wall,
+        "events_per_cpu_s": n / max(cpu, 1e-9),
+        "alerts_expected": float(len(sc.expected)),
+        "alerts_missing": float(len(missing)),
+        "latency_p50_ms": percentile(lat, 0.5) * 1000,
+        "latency_p99_ms": percentile(lat, 0.99) * 1000,
+    }
+
+
 if __name__ == "__main__":
+    from pipeline.settings import load_settings
+
     print(bench_detect(100_000))
+    print(bench_detect_stream(load_settings(), 30_000, 400))
