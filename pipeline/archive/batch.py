@@ -224,7 +224,8 @@ class Batcher:
 
     def revoke(self, partition: int, archived: int | None = None) -> None:
         """Drop a partition's open batch (its records will be redelivered to the new owner);
-        ``archived``: its last archived offset, when closed batches were dropped unwritten."""
+        ``archived``: its last archived offset (closed batches were dropped unwritten, or another
+        process archived it meanwhile)."""
         self._open.pop(partition, None)
         if archived is not None:
             self._done[partition] = archived

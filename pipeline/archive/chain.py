@@ -6,14 +6,15 @@ to extend both.
 
 ``recover`` rebuilds it after a restart from the recent end of the archive only, never by
 listing every batch: the writer ends every flush with a checkpoint naming every partition's
-head, and announces the flush's batches first in an *intent* (``intents/<topic>/<seq>.json``,
-``seq`` being the checkpoint that will end the flush). So the state is the latest checkpoint
-(found with a handful of LIST requests: the newest ``dt=`` prefix, then a galloping search on
-the sequence number) plus, if the process died mid-flush, the intent after it, which names the
-only batches that can exist beyond the checkpoint. ``ArchiveWriter.open`` completes such a flush:
-batches with a manifest extend the chain, a batch object without its manifest is read back and
-given one, and the checkpoint is written. A crash between a manifest (or checkpoint) and its
-signature is finished by signing the stored bytes again: Ed25519 signatures are deterministic.
+head, found with a handful of LIST requests (the newest ``dt=`` prefix, then a galloping search
+on the sequence number). Before writing a partition's batches, a flush announces them in an
+*intent* keyed by the partition and the first offset after its head
+(``intents/<topic>/p=<p>/<first>-<sha>.json``), so the only batches that can exist beyond the
+checkpoint are found with one LIST per partition (``find_intents``). Partitions have one owner at a
+time (the consumer group), so this also holds with several archiver processes per region: the
+process that is assigned a partition finishes what a crashed owner left (``flush``). A crash
+between a manifest (or checkpoint) and its signature is finished by signing the stored bytes
+again: Ed25519 signatures are deterministic.
 """
 
 from __future__ import annotations
@@ -46,18 +47,24 @@ class IntentBatch(BaseModel):
 
 
 class Intent(BaseModel):
-    """The batches a flush is about to write; unsigned, only a hint for recovery (every batch it
-    names is checked against the chain before it is used)."""
+    """The batches a flush is about to write for one partition, consecutive from the partition's
+    head; unsigned, only a hint for recovery (every batch it names is checked against the chain
+    before it is used)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int = 1
     topic: str
-    seq: int = Field(ge=0)  # the checkpoint that ends the flush
-    batches: list[IntentBatch]
+    partition: int = Field(ge=0)
+    batches: list[IntentBatch] = Field(min_length=1)
 
     def canonical(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+
+    @property
+    def key(self) -> str:
+        first = self.batches[0].first_offset
+        return layout.intent_key(self.topic, self.partition, first, sha256_hex(self.canonical()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,6 @@ class ChainState:
     partitions: dict[int, Head] = field(default_factory=dict)
     checkpoint: Head | None = None
     checkpoint_seq: int = -1
-    intent: Intent | None = None  # an interrupted flush, for the writer to complete
 
     def prev_manifest_sha256(self, partition: int) -> str:
         head = self.partitions.get(partition)
@@ -171,30 +177,55 @@ def latest_checkpoint_key(store: Store, topic: str) -> str | None:
     return best[1] if best else None
 
 
-def recover(store: Store, topic: str, signer: Signer | None = None) -> ChainState:
-    """Read the heads of ``topic``'s chains back from the latest checkpoint and intent."""
-    state = ChainState(layout.check_topic(topic))
-    key = latest_checkpoint_key(store, topic)
-    if key is not None:
-        data = store.get(key)
-        try:
-            cp = Checkpoint.model_validate_json(data)
-        except ValidationError as exc:
-            raise RecoveryError(f"{key}: unreadable checkpoint: {exc}") from None
-        resign(store, signer, key, layout.checkpoint_sig_key(key), data)
-        state.checkpoint = Head(key, sha256_hex(data))
-        state.checkpoint_seq = cp.seq
-        for p, entry in cp.partitions.items():
+def read_checkpoint(store: Store, key: str, signer: Signer | None = None) -> tuple[Checkpoint, str]:
+    """A checkpoint and its SHA-256, signed now if a crash left it unsigned."""
+    data = store.get(key)
+    try:
+        cp = Checkpoint.model_validate_json(data)
+    except ValidationError as exc:
+        raise RecoveryError(f"{key}: unreadable checkpoint: {exc}") from None
+    resign(store, signer, key, layout.checkpoint_sig_key(key), data)
+    return cp, sha256_hex(data)
+
+
+def merge_checkpoint(state: ChainState, key: str, cp: Checkpoint, sha256: str) -> None:
+    """Take ``cp`` as the latest checkpoint, and every head of it that is ahead of ``state``'s."""
+    state.checkpoint = Head(key, sha256)
+    state.checkpoint_seq = cp.seq
+    for p, entry in cp.partitions.items():
+        if entry.last_offset > state.last_offset(int(p)):
             state.partitions[int(p)] = Head(
                 entry.manifest_key, entry.manifest_sha256, entry.last_offset
             )
-    ikey = layout.intent_key(topic, state.checkpoint_seq + 1)
-    raw = get_or_none(store, ikey)
-    if raw is not None:
-        try:
-            state.intent = Intent.model_validate_json(raw)
-        except ValidationError as exc:
-            raise RecoveryError(f"{ikey}: unreadable intent: {exc}") from None
-        if state.intent.topic != topic or state.intent.seq != state.checkpoint_seq + 1:
-            raise RecoveryError(f"{ikey}: intent of another topic or sequence number")
+
+
+def refresh(store: Store, state: ChainState, signer: Signer | None = None) -> None:
+    """Catch ``state`` up with the archive's latest checkpoint (written by any process)."""
+    key = latest_checkpoint_key(store, state.topic)
+    if key is not None and (state.checkpoint is None or key != state.checkpoint.key):
+        cp, sha256 = read_checkpoint(store, key, signer)
+        if cp.seq > state.checkpoint_seq:
+            merge_checkpoint(state, key, cp, sha256)
+
+
+def recover(store: Store, topic: str, signer: Signer | None = None) -> ChainState:
+    """Read the heads of ``topic``'s chains back from the latest checkpoint (see
+    ``find_intents`` for what a crash may have left beyond it)."""
+    state = ChainState(layout.check_topic(topic))
+    refresh(store, state, signer)
     return state
+
+
+def find_intents(store: Store, topic: str, partition: int, last_offset: int) -> list[Intent]:
+    """Intents of flushes that started right after ``last_offset`` of ``partition`` (one LIST;
+    several when a flush was retried with other batches after a failure)."""
+    out: list[Intent] = []
+    for key in store.list(layout.intent_prefix(topic, partition, last_offset + 1)):
+        try:
+            intent = Intent.model_validate_json(store.get(key))
+        except ValidationError as exc:
+            raise RecoveryError(f"{key}: unreadable intent: {exc}") from None
+        if intent.key != key or intent.topic != topic or intent.partition != partition:
+            raise RecoveryError(f"{key}: intent of another topic, partition or content")
+        out.append(intent)
+    return out

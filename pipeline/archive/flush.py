@@ -1,23 +1,31 @@
-"""Flushes: a group of batches announced by an intent, written, and sealed by a checkpoint.
+"""Flushes: batches announced by per-partition intents, written, and sealed by a checkpoint.
 
-``write_flush`` is how the streaming archiver and the importer write: intent
-(``intents/<topic>/<seq>.json``), then each batch (object, manifest, signature), then checkpoint
-``seq`` naming every partition's new head. A checkpoint after every flush makes a deleted tail
-detectable as soon as the flush is done, and lets ``chain.recover`` resume from the archive's
-recent end (see there).
+``write_flush`` is how the streaming archiver and the importer write: per partition an intent
+(``intents/<topic>/p=<p>/<first>-<sha>.json``), then each batch (object, manifest, signature),
+then the next checkpoint naming every partition's head. A checkpoint after every flush makes a
+deleted tail detectable as soon as the flush is done, and lets ``chain.recover`` resume from the
+archive's recent end (see there).
+
+Several archiver processes may share a region (one consumer group, partitions spread over its
+members): the checkpoint chain is then extended with compare-and-swap, the write-once put of
+checkpoint ``seq`` being the swap. A process that finds ``seq`` taken by another reads that
+checkpoint, takes the heads of the partitions it does not own (``chain.merge_checkpoint``) and
+tries the next ``seq``, so every checkpoint names every partition's latest head.
 
 Every step is safe to repeat after a failure (a region outage mid-flush, or a crash and
 restart): a batch object is rebuilt with identical bytes, so its put is a no-op; a manifest or
 checkpoint the failed attempt already stored (with another ``created`` time, so the write-once
 put refuses ours) is adopted after checking that it describes the same thing; a missing
-signature is signed again. ``complete_intent`` finishes the flush a crash interrupted, reading
-back a batch object that was stored without its manifest.
+signature is signed again. ``complete_partition`` finishes what a crash left of a flush,
+reading back a batch object that was stored without its manifest; the process that is assigned
+the partition next calls it (``open_writer``, and the archiver on every assignment).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC
 
 from pydantic import ValidationError
 
@@ -28,8 +36,11 @@ from pipeline.archive.chain import (
     Intent,
     IntentBatch,
     RecoveryError,
+    find_intents,
     get_or_none,
     latest_checkpoint_key,
+    merge_checkpoint,
+    read_checkpoint,
     resign,
 )
 from pipeline.archive.manifest import Checkpoint, Manifest, Witness
@@ -38,6 +49,7 @@ from pipeline.archive.store import ObjectConflictError, sha256_hex
 from pipeline.archive.writer import ArchiveWriter
 
 log = logging.getLogger(__name__)
+CHECKPOINT_ATTEMPTS = 20  # compare-and-swap rounds before giving up (many writers racing)
 
 
 def _adopt_manifest(writer: ArchiveWriter, object_key: str, data: bytes) -> None:
@@ -77,52 +89,57 @@ def _write_batch(writer: ArchiveWriter, batch: Batch) -> None:
         _adopt_manifest(writer, okey, data)
 
 
+def _heads(writer: ArchiveWriter) -> dict[str, tuple[str, str, int]]:
+    return {
+        str(p): (h.key, h.sha256, h.last_offset) for p, h in sorted(writer.state.partitions.items())
+    }
+
+
+def _taken_on_the_previous_day(writer: ArchiveWriter) -> bool:
+    """Checkpoint keys carry the day they were written: across midnight, the next ``seq`` may
+    exist under yesterday's prefix without our put of today's key conflicting."""
+    prev = writer.state.checkpoint
+    parsed = layout.parse_checkpoint_key(prev.key) if prev else None
+    if parsed is None or parsed.day == writer.clock().astimezone(UTC).date():
+        return False
+    seq = writer.state.checkpoint_seq + 1
+    return writer.store.exists(layout.checkpoint_key(writer.topic, seq, parsed.day))
+
+
 def _checkpoint(writer: ArchiveWriter, witness: Witness | None) -> Checkpoint:
+    """The next checkpoint: compare-and-swap on its sequence number (see the module docstring)."""
     state = writer.state
-    try:
-        return writer.checkpoint(witness)
-    except ObjectConflictError:
+    for _ in range(CHECKPOINT_ATTEMPTS):
+        if not _taken_on_the_previous_day(writer):
+            try:
+                return writer.checkpoint(witness)
+            except ObjectConflictError:
+                pass
         key = latest_checkpoint_key(writer.store, writer.topic)
-        if key is None or layout.parse_checkpoint_key(key) is None:
-            raise
-        data = writer.store.get(key)
-        cp = Checkpoint.model_validate_json(data)
-        heads = {
-            str(p): (h.key, h.sha256, h.last_offset) for p, h in sorted(state.partitions.items())
-        }
+        if key is None:
+            raise RecoveryError(f"checkpoint {state.checkpoint_seq + 1} conflicts but is not found")
+        cp, sha256 = read_checkpoint(writer.store, key, writer.signer)
+        if cp.seq <= state.checkpoint_seq:
+            raise RecoveryError(f"{key}: conflicts with checkpoint {state.checkpoint_seq + 1}")
         named = {
             p: (e.manifest_key, e.manifest_sha256, e.last_offset) for p, e in cp.partitions.items()
         }
         prev = state.checkpoint
-        if (
-            cp.seq != state.checkpoint_seq + 1
-            or named != heads
-            or cp.prev_checkpoint_key != (prev.key if prev else None)
-        ):
-            raise
-        resign(writer.store, writer.signer, key, layout.checkpoint_sig_key(key), data)
-        state.checkpoint = Head(key, sha256_hex(data))
-        state.checkpoint_seq = cp.seq
-        return cp
+        mine = cp.prev_checkpoint_key == (prev.key if prev else None) and named == _heads(writer)
+        merge_checkpoint(state, key, cp, sha256)
+        if mine:  # our own earlier attempt (or one naming exactly our heads)
+            return cp
+        log.info("another archiver extended the checkpoint chain", extra={"checkpoint": key})
+    raise RecoveryError(f"gave up extending the checkpoint chain after {CHECKPOINT_ATTEMPTS} tries")
 
 
-def complete_intent(writer: ArchiveWriter) -> Checkpoint | None:
-    """Finish the flush that ``writer.state.intent`` announced (after a crash); None if none."""
-    state = writer.state
-    intent = state.intent
-    if intent is None:
-        return None
-    store = writer.store
-    absent: set[int] = set()
-    for ib in sorted(intent.batches, key=lambda b: (b.partition, b.first_offset)):
-        p = ib.partition
-        if p in absent or ib.last_offset <= state.last_offset(p):
+def _complete_intent(writer: ArchiveWriter, intent: Intent) -> None:
+    state, store, p = writer.state, writer.store, intent.partition
+    for ib in intent.batches:
+        if ib.last_offset <= state.last_offset(p):
             continue
         if ib.first_offset != state.last_offset(p) + 1:
-            raise RecoveryError(
-                f"{layout.intent_key(writer.topic, intent.seq)}: {ib.object_key} does not "
-                f"follow the head of {writer.topic}/{p}"
-            )
+            raise RecoveryError(f"{intent.key}: {ib.object_key} does not follow the head of {p}")
         data = get_or_none(store, layout.manifest_key(ib.object_key))
         if data is not None:
             _adopt_manifest(writer, ib.object_key, data)
@@ -130,8 +147,7 @@ def complete_intent(writer: ArchiveWriter) -> Checkpoint | None:
             continue
         body = get_or_none(store, ib.object_key)
         if body is None:
-            absent.add(p)  # never written; nor was anything after it in this partition
-            continue
+            return  # never written; nor was anything after it in this partition
         try:
             bodies = read_ocf(body).bodies()
         except OcfError as exc:
@@ -141,35 +157,52 @@ def complete_intent(writer: ArchiveWriter) -> Checkpoint | None:
             raise RecoveryError(f"{ib.object_key}: its records do not rebuild the same batch")
         _write_batch(writer, batch)
         log.warning("completed an interrupted flush: wrote the manifest of %s", ib.object_key)
-    state.intent = None
-    return _checkpoint(writer, None)
+
+
+def complete_partition(writer: ArchiveWriter, partition: int) -> bool:
+    """Finish the flushes of ``partition`` a crash left beyond the head; True if it moved."""
+    state = writer.state
+    start = state.last_offset(partition)
+    while True:
+        before = state.last_offset(partition)
+        for intent in find_intents(writer.store, writer.topic, partition, before):
+            if state.last_offset(partition) == before:
+                _complete_intent(writer, intent)
+        if state.last_offset(partition) == before:
+            return before != start
+
+
+def open_writer(writer: ArchiveWriter, partitions: Iterable[int] | None = None) -> ArchiveWriter:
+    """Finish what a crash left of ``partitions`` (default: every partition the latest
+    checkpoint names, and 0), and checkpoint it, so ``writer.state`` is the archive's head."""
+    wanted = set(writer.state.partitions) | {0} if partitions is None else set(partitions)
+    changed = [p for p in sorted(wanted) if complete_partition(writer, p)]
+    if changed:
+        _checkpoint(writer, None)
+    return writer
 
 
 def _announce(writer: ArchiveWriter, batches: Sequence[Batch]) -> None:
-    state = writer.state
-    intent = Intent(
-        topic=writer.topic,
-        seq=state.checkpoint_seq + 1,
-        batches=[
-            IntentBatch(
-                object_key=b.object_key(),
-                partition=b.partition,
-                first_offset=b.first_offset,
-                last_offset=b.last_offset,
-                schema_id=b.schema_id,
-            )
-            for b in batches
-        ],
-    )
-    data = intent.canonical()
-    key = layout.intent_key(writer.topic, intent.seq)
-    try:
-        writer.store.put_if_absent(key, data, sha256_hex(data))
-    except ObjectConflictError:
-        # an earlier attempt announced other batches: finish that flush, announce in the next
-        state.intent = Intent.model_validate_json(writer.store.get(key))
-        complete_intent(writer)
-        _announce(writer, [b for b in batches if b.last_offset > state.last_offset(b.partition)])
+    by_partition: dict[int, list[Batch]] = {}
+    for b in batches:
+        by_partition.setdefault(b.partition, []).append(b)
+    for p, group in sorted(by_partition.items()):
+        intent = Intent(
+            topic=writer.topic,
+            partition=p,
+            batches=[
+                IntentBatch(
+                    object_key=b.object_key(),
+                    partition=p,
+                    first_offset=b.first_offset,
+                    last_offset=b.last_offset,
+                    schema_id=b.schema_id,
+                )
+                for b in group
+            ],
+        )
+        data = intent.canonical()
+        writer.store.put_if_absent(intent.key, data, sha256_hex(data))
 
 
 def write_flush(
@@ -180,7 +213,6 @@ def write_flush(
     With no batches this writes just a checkpoint (the periodic one of quiet periods).
     Retrying the same call after a failure is safe.
     """
-    complete_intent(writer)
     state = writer.state
     todo = [b for b in batches if b.last_offset > state.last_offset(b.partition)]
     if todo:
@@ -189,9 +221,3 @@ def write_flush(
             if batch.last_offset > state.last_offset(batch.partition):
                 _write_batch(writer, batch)
     return _checkpoint(writer, witness)
-
-
-def open_writer(writer: ArchiveWriter) -> ArchiveWriter:
-    """Finish whatever flush a crash interrupted, so ``writer.state`` is the archive's head."""
-    complete_intent(writer)
-    return writer

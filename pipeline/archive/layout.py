@@ -6,7 +6,7 @@ events/<topic>/dt=YYYY-MM-DD/p=<partition>/<first:020d>-<last:020d>.avro.manifes
 events/<topic>/dt=YYYY-MM-DD/p=<partition>/<first:020d>-<last:020d>.avro.manifest.sig
 checkpoints/<topic>/dt=YYYY-MM-DD/<seq:020d>.json                                    checkpoint
 checkpoints/<topic>/dt=YYYY-MM-DD/<seq:020d>.sig
-intents/<topic>/<seq:020d>.json                      the batches of the flush checkpoint <seq> ends
+intents/<topic>/p=<partition>/<first:020d>-<sha>.json      a flush's batches of a partition
 ```
 
 ``dt`` of a batch is the UTC date of its *first event's* ``ts`` (by offset), not the day the batch
@@ -89,9 +89,15 @@ def checkpoint_key(topic: str, seq: int, day: date) -> str:
     return f"{CHECKPOINTS}{topic}/dt={day.isoformat()}/{seq:020d}{CHECKPOINT_SUFFIX}"
 
 
-def intent_key(topic: str, seq: int) -> str:
-    """Where a flush announces its batches before writing them (see ``chain``)."""
-    return f"{INTENTS}{check_topic(topic)}/{seq:020d}.json"
+def intent_prefix(topic: str, partition: int, first_offset: int) -> str:
+    """Intents of flushes whose batches of ``partition`` start at ``first_offset``."""
+    return f"{INTENTS}{check_topic(topic)}/p={partition}/{first_offset:020d}-"
+
+
+def intent_key(topic: str, partition: int, first_offset: int, content_sha256: str) -> str:
+    """Where a flush announces its batches of one partition before writing them (see ``chain``);
+    named by content, so a retry of the same flush finds its own and a different one a new key."""
+    return f"{intent_prefix(topic, partition, first_offset)}{content_sha256[:16]}.json"
 
 
 def checkpoint_sig_key(key: str) -> str:

@@ -40,7 +40,8 @@ from confluent_kafka import (
 )
 
 from pipeline.archive.batch import WIRE_MAGIC, Batch, Batcher, BatchLimits
-from pipeline.archive.flush import complete_intent, write_flush
+from pipeline.archive.chain import refresh
+from pipeline.archive.flush import complete_partition, write_flush
 from pipeline.archive.keys import Signer
 from pipeline.archive.retention import Retention
 from pipeline.archive.store import Store
@@ -99,8 +100,6 @@ class ArchiverStage:
             retention=retention,  # retain-until per batch from rules/retention.yaml
         )
         self.witness = witness
-        if complete_intent(self.writer) is not None:  # a crash interrupted the last flush
-            self.stats.checkpoints += 1
         heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}
         self.batcher = Batcher(topic, self.limits, heads)
         self.consumer = Consumer(
@@ -118,9 +117,20 @@ class ArchiverStage:
     def stop(self) -> None:
         self._stop.set()
 
+    def _adopt(self, partitions: list[int]) -> None:
+        """Take over ``partitions``: the latest checkpoint (another archiver of this region may
+        have moved them on), then whatever a crashed owner left of its last flush."""
+        refresh(self.store, self.writer.state, self.writer.signer)
+        moved = [p for p in partitions if complete_partition(self.writer, p)]
+        if moved:
+            write_flush(self.writer, [])
+            self.stats.checkpoints += 1
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._retry("assign", lambda: self._adopt([tp.partition for tp in partitions]))
         for tp in partitions:
             head = self.writer.state.last_offset(tp.partition)
+            self.batcher.revoke(tp.partition, archived=head)  # continue right after the head
             tp.offset = head + 1 if head >= 0 else OFFSET_BEGINNING
         consumer.assign(partitions)
         log.info(

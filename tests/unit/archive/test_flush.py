@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.archive import layout
 from pipeline.archive.batch import Batch, batch_of
-from pipeline.archive.chain import latest_checkpoint_key, recover
-from pipeline.archive.flush import open_writer, write_flush
+from pipeline.archive.chain import latest_checkpoint_key, recover, refresh
+from pipeline.archive.flush import complete_partition, open_writer, write_flush
 from pipeline.archive.importer import Encoder, import_jsonl
 from pipeline.archive.keys import Keyring, Signer
 from pipeline.archive.store import FileStore
@@ -209,3 +209,41 @@ def test_an_import_that_died_mid_flush_is_completed_by_the_next(
     # the second import appends after whatever the first one got durably written
     assert report.summary.events == result.last_offset + 1
     assert result.events == 300
+
+
+def test_two_archivers_share_a_region(tmp_path: Path, bodies: list[bytes]) -> None:
+    """Two processes of one consumer group, one store: the checkpoint chain stays one chain
+    (compare-and-swap on seq, merging the other's heads), partitions move between them, and one
+    finishes what the other's crash left of a flush."""
+    store, signer = FileStore(tmp_path, fsync=False), Signer.generate()
+    x, y = open_w(store, signer), open_w(store, signer)
+    write_flush(x, batches(bodies, 0, [10], partition=0))
+    write_flush(y, batches(bodies, 0, [10], partition=1))  # seq 0 taken: merges, writes seq 1
+    write_flush(x, batches(bodies, 10, [10], partition=0))
+    cp = write_flush(y, batches(bodies, 10, [10], partition=1))
+    assert cp.seq == 3
+    assert {p: e.last_offset for p, e in cp.partitions.items()} == {"0": 19, "1": 19}
+    report = verify(store, ring(signer))
+    assert report.ok, report.problems
+    assert report.summary.checkpoints == 4
+
+    # y dies in the middle of a flush of partition 1: intent and object written, no manifest
+    doomed = batches(bodies, 20, [10], partition=1)[0]
+    write_flush(y, [doomed])
+    for key in (
+        layout.manifest_key(doomed.object_key()),
+        layout.manifest_sig_key(doomed.object_key()),
+    ):
+        (tmp_path / key).unlink()
+    last = latest_checkpoint_key(store, TOPIC)
+    assert last is not None
+    (tmp_path / last).unlink()
+    (tmp_path / layout.checkpoint_sig_key(last)).unlink()
+    # x is assigned partition 1 (as ArchiverStage._on_assign does) and carries on
+    refresh(store, x.state, signer)
+    assert complete_partition(x, 1)
+    assert x.state.last_offset(1) == 29
+    write_flush(x, batches(bodies, 30, [10], partition=1) + batches(bodies, 20, [5], partition=0))
+    report = verify(store, ring(signer))
+    assert report.ok, report.problems
+    assert report.summary.events == 40 + 25

@@ -18,7 +18,11 @@ from tests.unit.archive.conftest import Archive, write_jsonl
 def test_layout_of_an_import(archive: Archive) -> None:
     keys = list(archive.store.list(""))
     assert len(keys) == 6 * 3 + 3 * 2 + 3  # batches, checkpoints, one intent per flush
-    assert archive.keys(".json", "intents/") == [f"intents/import/{i:020d}.json" for i in range(3)]
+    # one intent per flush (2 batches of 50 each): named by partition, first offset and content
+    intents = archive.keys(".json", "intents/")
+    assert [k.rsplit("-", 1)[0] for k in intents] == [
+        f"intents/import/p=0/{first:020d}" for first in (0, 100, 200)
+    ]
     assert archive.keys(".avro")[0] == (
         "events/import/dt=2026-11-01/p=0/00000000000000000000-00000000000000000049.avro"
     )
