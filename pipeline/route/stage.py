@@ -201,7 +201,7 @@ class RouterStage:
         self._inflight.add((partition, key))
         worker.submit(job)
 
-    def _apply_rebalance(self) -> None:
+    async def _apply_rebalance(self) -> None:
         while self._rebalance:
             kind, partitions = self._rebalance.pop(0)
             if kind == "revoke":
@@ -212,7 +212,8 @@ class RouterStage:
             fresh = [p for p in partitions if p not in self.parts]
             if not fresh:
                 continue
-            loaded, _ = self.store.load(fresh, self.config, self.silences)
+            # reading the state topic may take a moment: keep the receivers' tasks running
+            loaded, _ = await asyncio.to_thread(self.store.load, fresh, self.config, self.silences)
             self.parts.update(loaded)
             for p, part in loaded.items():
                 for key, note in part.pending():
@@ -270,7 +271,7 @@ class RouterStage:
                 linger_ms=0,
                 session_timeout_ms=self.options.session_timeout_ms,
             ),
-            ByRule(serde, t.router_in),
+            ByRule(AvroSerde(client, ALERT), t.router_in),  # its own: used from its thread
         )
         loop = asyncio.get_running_loop()
 
@@ -323,7 +324,7 @@ class RouterStage:
         schema: dict[str, Any],
         producer: AsyncProducer,
     ) -> None:
-        self._apply_rebalance()
+        await self._apply_rebalance()
         now = datetime.now(UTC)
         offsets: dict[int, int] = {}
         for msg in msgs:

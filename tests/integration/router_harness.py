@@ -222,6 +222,15 @@ class RouterHarness:
                 proc.kill()
                 proc.wait(5)
 
+    def wait_log(self, text: str, count: int, timeout: float = 60.0) -> bool:
+        """Whether the router log(s) show ``text`` at least ``count`` times within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.exists() and self.log.read_text().count(text) >= count:
+                return True
+            time.sleep(0.2)
+        return False
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pipeline.cli.main", *args],

@@ -34,6 +34,11 @@ route:
       matchers: ['rule_id="test.kill.storm"']
       group_wait: 30s
       group_interval: 1h
+    - name: multi
+      receiver: page
+      matchers: ['rule_id=~"test.multi.*"']
+      group_wait: 5s
+      group_interval: 1h
 receivers:
   - {name: page, type: webhook, url: "URL/page", secret_env: T_HOOK_SECRET, timeout: 2s}
 """
@@ -119,8 +124,11 @@ def test_two_instances_share_the_work_and_survive_one_kill(
     rule), so a storm spread over many actors is still one page; after one instance is
     killed the other takes its partitions over from the state topic without a repeat."""
     first = router.start()
+    assert router.wait_log('"partitions assigned"', 1)
     router.start()
-    time.sleep(8)  # both joined
+    # both joined: the first instance is assigned again after the rebalance, the second once
+    assert router.wait_log('"partitions assigned"', 3), router.log.read_text()[-3000:]
+    time.sleep(1)
     rules = [f"test.multi.{i}" for i in range(6)]
     router.send_alerts([make_alert(rule, f"ps:m{j}") for rule in rules for j in range(100)])
     for rule in rules:
@@ -135,5 +143,6 @@ def test_two_instances_share_the_work_and_survive_one_kill(
     time.sleep(3)
     for rule in rules:
         got = http.got("/page", rule_is(rule))
-        assert len(got) == 1, (rule, len(got))
+        detail = [(r.body["reason"], r.body["ts"], r.headers["Idempotency-Key"]) for r in got]
+        assert len(got) == 1, (rule, detail, router.log.read_text()[-4000:])
         assert got[0].body["alert_count"] == 100
