@@ -10,13 +10,15 @@ Windows (event time):
   ``timespan`` in total, so the window slides in steps of timespan/slots and a burst that
   straddles a boundary of a fixed grid is still seen whole.
 * ``temporal``: every referenced rule has matched within ``timespan`` (last match per rule).
-* ``temporal_ordered``: the referenced rules matched in order within ``timespan``; per prefix of
-  the sequence the latest possible start is kept, which finds a match whenever one exists for
-  in-order input.
+* ``temporal_ordered``: the referenced rules matched in event-time order within ``timespan``;
+  recent matches per position are kept, so late arrivals (within the lateness) still complete
+  a sequence.
 * spike: tumbling windows of ``timespan`` (a baseline compares like with like): the current
   window's value against the mean of the past ``baseline`` windows (empty ones count as 0;
   a group seen for fewer windows is averaged over those, and one with none has baseline 0).
 * new value: the values seen per group with their last-seen time, forgotten after ``history``.
+  A late event (within the lateness) is judged against values seen before it in event time; a
+  value that arrived earlier but is later in event time is not judged again (known limit).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 State = dict[str, Any]
 MAX_DISTINCT = 1000
+MAX_MATCHES = 64  # per position of a temporal_ordered sequence
 
 
 def slot_count(state: State, ts: int, width: int, slots: int, value: str | None) -> tuple[int, int]:
@@ -55,13 +58,18 @@ def slot_count(state: State, ts: int, width: int, slots: int, value: str | None)
 
 
 def temporal(state: State, ref: str, ts: int, span: int, count: int) -> tuple[int, int, int]:
-    """Record ``ref`` at ``ts``; return (rules seen within span, their summed counts, start)."""
+    """Record ``ref`` at ``ts``; return (rules seen within span, their summed counts, start).
+
+    "Within span" is relative to the newest match, so a late match (within the engine's
+    allowed lateness) joins the ones that arrived before it.
+    """
     seen: dict[str, list[int]] = state.setdefault("seen", {})
     prev = seen.get(ref)
     if prev is None or ts >= prev[0]:
         seen[ref] = [ts, count]
-    live = {r: v for r, v in seen.items() if ts - span <= v[0] <= ts}
-    state["seen"] = {r: v for r, v in seen.items() if v[0] >= ts - span}
+    newest = max(v[0] for v in seen.values())
+    live = {r: v for r, v in seen.items() if v[0] >= newest - span}
+    state["seen"] = live
     start = min(v[0] for v in live.values())
     return len(live), sum(v[1] for v in live.values()), start
 
@@ -69,24 +77,34 @@ def temporal(state: State, ref: str, ts: int, span: int, count: int) -> tuple[in
 def temporal_ordered(
     state: State, positions: list[int], length: int, ts: int, span: int, count: int
 ) -> tuple[int, int] | None:
-    """A match of the rule at ``positions`` of the sequence; (start, count) when complete."""
-    prefix: list[Any] = state.setdefault("prefix", [None] * length)
-    done = None
-    for i in sorted(positions, reverse=True):
-        if i == 0:
-            candidate = [ts, ts, count]
-        else:
-            prev = prefix[i - 1]
-            if prev is None or ts < prev[1] or ts - prev[0] > span:
-                continue
-            candidate = [prev[0], ts, prev[2] + count]
-        current = prefix[i]
-        if current is None or candidate[0] >= current[0] or ts - current[0] > span:
-            prefix[i] = candidate
-        if i == length - 1:
-            done = (int(prefix[i][0]), int(prefix[i][2]))
-            prefix[:] = [None] * length
-    return done
+    """A match of the rule at ``positions`` of the sequence; (start, count) when complete.
+
+    The latest ``MAX_MATCHES`` matches per position within ``span`` of the newest are kept, so
+    a sequence is found in event-time order whatever order its matches arrived in (within the
+    engine's allowed lateness). Each match has an arrival number, which orders matches with
+    equal times and keeps one match from filling two positions. A completed sequence (the one
+    with the latest start) clears the state.
+    """
+    seq: list[list[list[int]]] = state.setdefault("seq", [[] for _ in range(length)])
+    n = int(state.get("n", 0)) + 1
+    state["n"] = n
+    for i in positions:
+        seq[i].append([ts, n, count])
+        seq[i].sort()
+    newest = max(m[0] for matches in seq for m in matches)
+    for matches in seq:
+        matches[:] = [m for m in matches if m[0] >= newest - span][-MAX_MATCHES:]
+    for first in reversed(seq[0]):
+        chain = [first]
+        for matches in seq[1:]:
+            nxt = next((m for m in matches if m[:2] > chain[-1][:2]), None)
+            if nxt is None:
+                break
+            chain.append(nxt)
+        if len(chain) == length and chain[-1][0] - first[0] <= span:
+            state["seq"] = [[] for _ in range(length)]
+            return int(first[0]), sum(int(m[2]) for m in chain)
+    return None
 
 
 def spike(
@@ -127,7 +145,8 @@ def new_value(state: State, value: str, ts: int, history: int, max_values: int) 
     seen: dict[str, int] = state.setdefault("values", {})
     for old in [v for v, last in seen.items() if last < ts - history]:
         del seen[old]
-    had_history = bool(seen)
+    # history means values seen before ``ts`` in event time (a late event may precede them)
+    had_history = bool(seen) and min(seen.values()) <= ts
     is_new = value not in seen
     seen[value] = max(ts, seen.get(value, ts))
     if len(seen) > max_values:
