@@ -20,8 +20,10 @@ from typer.testing import CliRunner
 from pipeline.archive import keys as keys_mod
 from pipeline.archive import layout
 from pipeline.archive.chain import find_intents, recover
+from pipeline.archive.keys import Keyring
 from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
 from pipeline.archive.s3store import S3ObjectLockStore
+from pipeline.archive.verify import verify
 from pipeline.cli.main import app
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -35,10 +37,16 @@ N = 200_000
 ARCHIVER = [sys.executable, "-m", "pipeline.cli.main", "run", "archiver"]
 
 
-def _start(env: dict[str, str], region: str, run: str, log: Path) -> subprocess.Popen[bytes]:
+def _options(region: str, run: str) -> list[str]:
+    return ["--group", f"archiver-{run}-{region}", "--prefix", run]
+
+
+def _start(
+    env: dict[str, str], region: str, run: str, log: Path, *options: str
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [*ARCHIVER, "--region", region, "--group", f"archiver-{run}-{region}", "--prefix", run],
+            [*ARCHIVER, "--region", region, *_options(region, run), *options],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -85,15 +93,15 @@ def _intents(store: S3ObjectLockStore, topic: str) -> set[str]:
     return {i.key for p in range(3) for i in find_intents(store, topic, p, state.last_offset(p))}
 
 
-def test_200k_events_in_both_regions_with_kill_9(
+def _setup(
     stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path
-) -> None:
+) -> tuple[str, str, dict[str, str], dict[str, S3ObjectLockStore], Path]:
+    """A fresh topic, a signing key, and the archivers' environment: buckets
+    auditpipe-test-archive-REGION, this run under the key prefix ``run``."""
     run = uuid.uuid4().hex[:8]
     topic = f"t{run}.events"
     ensure_topics(kafka_conn, [TopicSpec(topic, 3)])
-    bucket_prefix = (
-        "auditpipe-test-archive"  # bucket = PREFIX-REGION; this run under key prefix run
-    )
+    bucket_prefix = "auditpipe-test-archive"
     private, public = keys_mod.generate(tmp_path / "keys")
     stores = {}
     for region in REGIONS:
@@ -110,6 +118,13 @@ def test_200k_events_in_both_regions_with_kill_9(
         "AUDITPIPE_ARCHIVE__CHECKPOINT_INTERVAL_S": "2",
         "AUDITPIPE_LOG_LEVEL": "WARNING",
     }
+    return run, topic, env, stores, public
+
+
+def test_200k_events_in_both_regions_with_kill_9(
+    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path
+) -> None:
+    run, topic, env, stores, public = _setup(stack, kafka_conn, tmp_path)
     t0 = time.monotonic()
     produce(kafka_conn, topic, N)
     print(f"{time.monotonic() - t0:.1f}s: produced")
@@ -157,7 +172,7 @@ def test_200k_events_in_both_regions_with_kill_9(
             assert s[0][0] == 0
             assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(s)), region
 
-    urls = {r: f"s3://{bucket_prefix}-{r}/{run}" for r in REGIONS}
+    urls = {r: f"s3://auditpipe-test-archive-{r}/{run}" for r in REGIONS}
     result = CliRunner().invoke(
         app,
         [
@@ -170,3 +185,34 @@ def test_200k_events_in_both_regions_with_kill_9(
     assert "compare: same events; 3 partitions" in result.output
     witnesses = int(result.output.split("partitions, ")[1].split(" cross")[0])
     assert witnesses > 0, result.output
+
+
+def test_two_archivers_share_one_region_and_one_takes_over(
+    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path
+) -> None:
+    """Two processes of one region's consumer group split the partitions and extend one
+    checkpoint chain; one is killed and the other takes its partitions over, finishing the
+    killed one's last flush: the region ends complete and verifies clean."""
+    run, topic, env, stores, public = _setup(stack, kafka_conn, tmp_path)
+    env["AUDITPIPE_LOG_LEVEL"] = "INFO"
+    region, n = REGIONS[0], 60_000
+    store = stores[region]
+    produce(kafka_conn, topic, n)
+    logs = [tmp_path / f"archiver-{i}.log" for i in range(2)]
+    procs = [_start(env, region, run, log, "--no-witness") for log in logs]
+    try:
+        done = _wait_for(store, topic, n // 3, 120)
+        assert n // 3 <= done < n, done
+        procs[1].send_signal(signal.SIGKILL)
+        procs[1].wait(10)
+        done = _wait_for(store, topic, n, 120)
+        assert done == n, logs[0].read_text()[-2000:]
+    finally:
+        code = _stop(procs[0])
+        delete_topics(kafka_conn, [topic])
+    assert code == 0, logs[0].read_text()[-2000:]
+    assert all("partitions assigned" in log.read_text() for log in logs)  # both had a share
+    assert "another archiver extended the checkpoint chain" in logs[0].read_text()
+    report = verify(store, Keyring.from_file(public))
+    assert report.ok, [str(p) for p in report.problems[:5]]
+    assert report.summary.events == n
