@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import io
 import itertools
+import logging
 import multiprocessing
 import os
 import time
@@ -229,7 +230,13 @@ def _stage_run(
     conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-load")
     ensure_topics(conn, [TopicSpec(t, partitions=3) for t in topics])
     producer = Producer(
-        {**conn.to_librdkafka(), "acks": "all", "linger.ms": 5, "compression.type": "zstd"}
+        {
+            **conn.to_librdkafka(),
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "zstd",
+            "logger": logging.getLogger("benchmarks.scrub"),
+        }
     )
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
