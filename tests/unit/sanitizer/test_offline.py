@@ -166,3 +166,22 @@ def test_offline_sanitize_equals_the_streaming_processor() -> None:
         doc["pipeline"]["processed_ts"] = None
     assert jsonform.to_json(SCHEMA, streamed) == jsonform.to_json(SCHEMA, offline)
     assert streamed["pipeline"]["enrichment"]["geo_country"] == "GB"
+
+
+def test_sanitize_drops_a_pipeline_block_the_producer_sent() -> None:
+    smuggled = _event(
+        pipeline={
+            "received_ts": "2020-01-01T00:00:00Z",
+            "enrichment": {"team": EMAIL, PHONE: "x"},
+            "scrub": [{"field": EMAIL, "kind": "email", "treatment": "redact"}],
+            "key_version": "k0",
+        }
+    )
+    result = runner.invoke(app, ["sanitize", "--dev-key"], input=_lines(smuggled))
+    assert result.exit_code == 0, result.output
+    [doc] = _out(result.stdout_bytes)
+    assert doc["pipeline"]["enrichment"]["team"] == "billing"  # from the catalog
+    assert doc["pipeline"]["key_version"] == "dev"
+    assert "received_ts" not in doc["pipeline"] or doc["pipeline"]["received_ts"] is None
+    assert EMAIL.encode() not in result.stdout_bytes
+    assert PHONE.encode() not in result.stdout_bytes
