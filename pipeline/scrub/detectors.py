@@ -22,7 +22,10 @@ Decisions worth knowing (each has a test):
   NANP (``(415) 555-2671``, ``415-555-2671``). A national number needs 9-13 digits and a
   separator, must not follow a word, a dash or a number (``12:05 …``, ``4153 0053 …``)
   nor run on into digits or a hex id, so dates, times, versions, grouped order numbers and ids
-  (``INV-2026-000123``, ``6011 0635 1396 9371``, ``0612345678``) are not numbers.
+  (``INV-2026-000123``, ``6011 0635 1396 9371``) are not numbers. Not detected (known
+  gaps, too many ids look like them): national numbers without any separator
+  (``0612345678``) and national formats without a trunk prefix outside NANP (Italian
+  mobiles ``312 345 6789``, Spanish numbers).
 * Cards need 13-19 digits (spaces or dashes allowed), a known issuer prefix and Luhn.
 * IBANs are compact or in groups (spaces or dashes), upper or lower case, valid by country
   length/format and mod 97.
