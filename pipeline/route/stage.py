@@ -291,7 +291,7 @@ class RouterStage:
         try:
             while not stop.is_set():
                 msgs = await asyncio.to_thread(
-                    consumer.consume, self.options.max_batch, self._wait_s()
+                    _fetch, consumer, self.options.max_batch, self._wait_s()
                 )
                 apply_records(self.silences, tail.poll())
                 await self._turn(consumer, msgs, serde, schema, producer)
@@ -383,6 +383,15 @@ class RouterStage:
             )
         if writes:
             await asyncio.gather(*writes)
+
+
+def _fetch(consumer: Consumer, max_records: int, timeout: float) -> list[Message]:
+    """Wait up to ``timeout`` for the first record only, then take what is already fetched
+    (``consume(n, timeout)`` would wait the whole timeout for ``n`` records)."""
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_records - 1, 0)]
 
 
 def _commit(consumer: Consumer, tps: list[TopicPartition]) -> None:
