@@ -136,7 +136,6 @@ class ReceiverWorker:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
-        self.busy = False
 
     def submit(self, job: Job) -> None:
         self.queue.put_nowait(job)
@@ -146,16 +145,17 @@ class ReceiverWorker:
             job = await self.queue.get()
             if not self.hooks.wanted(job):  # its partition moved to another instance
                 continue
-            self.busy = True
             try:
                 delivered, tickets = await self.deliver(job)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a bug must not kill the receiver's task: report and go on
-                log.exception("delivery failed", extra={"receiver": self.receiver.name})
+            except Exception as exc:  # a bug must not kill the receiver's task: report, go on
+                # the type only: an exception's text may hold a URL, and a URL may be a secret
+                log.error(
+                    "delivery failed",
+                    extra={"receiver": self.receiver.name, "error": type(exc).__name__},
+                )
                 delivered, tickets = False, []
-            finally:
-                self.busy = False
             self.hooks.finished(job, delivered, tickets)
 
     async def deliver(self, job: Job) -> tuple[bool, list[str]]:
