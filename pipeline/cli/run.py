@@ -42,14 +42,28 @@ def detector(
         None, "--rules", help="rules directory (default: rules/detection)"
     ),
     loglevel: str = typer.Option("warn", help="faust worker log level: crit|error|warn|info|debug"),
+    lateness: float = typer.Option(300.0, min=0, help="allowed event-time lateness, seconds"),
+    sweep_interval: float = typer.Option(
+        30.0, min=0.1, help="seconds between expiry sweeps (final updates of closed windows)"
+    ),
+    idle_after: float = typer.Option(
+        60.0,
+        min=0.1,
+        help="seconds without events after which a partition's event time "
+        "advances with the wall clock",
+    ),
 ) -> None:
     """Evaluate the detection rules over audit.events; alerts to audit.alerts (faust worker)."""
     from faust.worker import Worker
 
+    from pipeline.detect.config import EngineConfig
     from pipeline.detect.stage import build_app
 
     settings = load_settings()
-    faust_app = build_app(settings, app_id=app_id, rules_dir=rules)
+    config = EngineConfig(
+        allowed_lateness_s=lateness, sweep_interval_s=sweep_interval, idle_after_s=idle_after
+    )
+    faust_app = build_app(settings, app_id=app_id, rules_dir=rules, config=config)
     Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

@@ -39,6 +39,15 @@ class EngineConfig(_Model):
     sample_size: int = Field(10, ge=1, le=10, description="event ids kept per alert")
     slots: int = Field(10, ge=1, le=60, description="sub-windows of a sliding window")
     expire_every: int = Field(10_000, ge=1, description="events between state expiry sweeps")
+    sweep_interval_s: float = Field(
+        30.0, gt=0, description="streaming: wall time between timer-driven expiry sweeps"
+    )
+    idle_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="streaming: a partition without events this long advances its "
+        "watermark with wall time, so its windows close and its state expires",
+    )
 
 
 class Alerting(_Model):

@@ -299,6 +299,15 @@ class Engine:
                 del self.store[key]
         return alerts
 
+    def advance(self, watermark: int) -> list[dict[str, Any]]:
+        """Move the watermark to ``watermark`` (µs) without an event, then expire.
+
+        The streaming stage calls it for a partition that has been idle: its event time has
+        passed with the wall clock, so its windows close and their final updates go out.
+        """
+        self.watermark = max(self.watermark, watermark)
+        return self.expire()
+
     def _final(self, rule: str, key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
         inc = state.get("inc")
         meta = self._metas.get(rule)

@@ -197,13 +197,18 @@ def committed_all(conn: KafkaConnection, group: str, topic: str, timeout: float)
 
 
 def start_worker(
-    app_id: str, topics: dict[str, str], *, cwd: Path, log: IO[bytes] | int | None = None
+    app_id: str,
+    topics: dict[str, str],
+    *,
+    cwd: Path,
+    log: IO[bytes] | int | None = None,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """``auditpipe run detector`` as a subprocess; ``topics`` overrides settings.topics keys."""
     env = {**os.environ, **{f"AUDITPIPE_TOPICS__{k.upper()}": v for k, v in topics.items()}}
     out = subprocess.DEVNULL if log is None else log
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.main", "run", "detector", "--app-id", app_id],
+        [sys.executable, "-m", "pipeline.cli.main", "run", "detector", "--app-id", app_id, *args],
         cwd=cwd,
         env=env,
         stdout=out,

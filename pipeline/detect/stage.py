@@ -2,12 +2,22 @@
 a changelog-backed table and produces alerts to ``audit.alerts``.
 
 - ``audit.events`` is keyed by the actor's pseudonym, so rules grouped by ``actor.id`` (all
-  shipped rules) see each actor's events on one partition, in order: no repartition needed.
+  shipped rules, alone or with more fields) see each group's events on one partition, in
+  order. Not built yet: repartitioning for rules grouped by other fields (``actor.ip``, a
+  target, or no group): such a rule works, but each partition counts only its share of a
+  group, so thresholds are reached later or not at all and streaming differs from
+  ``auditpipe detect``. The worker logs a warning per such rule at start-up (``split_groups``).
+  The way to build it: a first agent forwards the matches of those rules to an internal topic
+  keyed by the group, and a second engine over that topic holds their state.
 - One ``Engine`` per partition (the watermark is per partition). Its state lives in one faust
   ``Table`` under keys prefixed with the partition (``PartitionView``), so a worker that takes
   over a partition after a restart or a rebalance recovers exactly that partition's state from
-  the changelog, and every write (or expiry delete) goes to the changelog partition of the
-  event being processed, as faust requires.
+  the changelog; every write or expiry delete goes to that partition of the changelog.
+- A timer (``sweep_interval_s``) expires state of owned partitions and emits the final
+  updates of closed incidents. A partition without events for ``idle_after_s`` has its
+  watermark advanced with wall time (idle sources do not hold event time back), so windows
+  close without traffic; an event that then arrives more than the allowed lateness behind is
+  late. Engines of revoked partitions are dropped.
 - Alerts are sent and awaited (acks=all) before the agent moves on, so an event's offset is
   committed only after its alerts are durable; a restart may re-send an alert, with the same
   deterministic ``alert_id``/``dedup_key``, which the router de-duplicates.
@@ -16,15 +26,18 @@ a changelog-backed table and produces alerts to ``audit.alerts``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_kafka
 
-from pipeline.detect.engine import Engine
+from pipeline.detect.config import EngineConfig
+from pipeline.detect.engine import US, Engine
 from pipeline.detect.loader import load_rules
+from pipeline.detect.model import CorrelationRule, RuleSet
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -33,6 +46,7 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 TABLE = "detect-state"
+PARTITION_KEY = "actor.id"  # audit.events is keyed by the actor's pseudonym
 # Longest a fetch request waits at the broker for data. faust hard-codes 1500 ms, and aiokafka
 # leaves a partition whose buffered records were not yet consumed out of the next request; that
 # partition is fetched again only after the request in flight returns, so an event arriving on
@@ -61,34 +75,94 @@ class LowLatencyTransport(faust_kafka.Transport):
 
 
 class PartitionView(MutableMapping[str, Any]):
-    """The slice of a shared table that belongs to one partition (keys prefixed ``p<N>|``)."""
+    """The slice of a shared table that belongs to one partition (keys prefixed ``p<N>|``).
 
-    def __init__(self, table: MutableMapping[str, Any], partition: int) -> None:
+    Writes go to the table's store and to changelog partition N explicitly, not through faust's
+    routing by the event being processed, so a timer can expire state between events.
+    """
+
+    def __init__(self, table: Any, partition: int) -> None:
         self._table = table
+        self._partition = partition
         self._prefix = f"p{partition}|"
 
     def __getitem__(self, key: str) -> Any:
-        value = self._table[self._prefix + key]
+        value = self._table.data.get(self._prefix + key)
         if value is None:
             raise KeyError(key)
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._table.get(self._prefix + key)
+        value = self._table.data.get(self._prefix + key)
         return default if value is None else value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._table[self._prefix + key] = value
+        self._table.data[self._prefix + key] = value
+        self._table.send_changelog(self._partition, self._prefix + key, value)
 
     def __delitem__(self, key: str) -> None:
-        del self._table[self._prefix + key]
+        del self._table.data[self._prefix + key]
+        self._table.send_changelog(
+            self._partition, self._prefix + key, None, value_serializer="raw"
+        )
 
     def __iter__(self) -> Iterator[str]:
         n = len(self._prefix)
-        return iter([k[n:] for k in list(self._table) if k.startswith(self._prefix)])
+        return iter([k[n:] for k in list(self._table.data) if k.startswith(self._prefix)])
 
     def __len__(self) -> int:
-        return sum(1 for k in list(self._table) if k.startswith(self._prefix))
+        return sum(1 for k in list(self._table.data) if k.startswith(self._prefix))
+
+
+class Clocks:
+    """Per partition: wall time and watermark at its last event, to advance idle partitions."""
+
+    def __init__(self, idle_after_s: float) -> None:
+        self.idle_after_s = idle_after_s
+        self._last: dict[int, tuple[float, int]] = {}
+
+    def saw(self, partition: int, engine: Engine, now: float) -> None:
+        self._last[partition] = (now, engine.watermark)
+
+    def target(self, partition: int, engine: Engine, now: float) -> int:
+        """The watermark the partition should have at ``now`` (monotonic seconds)."""
+        wall, mark = self._last.get(partition, (now, engine.watermark))
+        idle = now - wall
+        return mark + int(idle * US) if idle >= self.idle_after_s else engine.watermark
+
+    def forget(self, partition: int) -> None:
+        self._last.pop(partition, None)
+
+
+async def sweep(
+    engines: dict[int, Engine],
+    active: set[int],
+    clocks: Clocks,
+    send: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    now: float,
+) -> int:
+    """Expire state of every owned partition (idle ones advanced); drop engines of others."""
+    alerts = 0
+    for partition, engine in list(engines.items()):
+        if partition not in active:  # revoked: its state is another worker's now
+            del engines[partition]
+            clocks.forget(partition)
+            continue
+        out = engine.advance(clocks.target(partition, engine, now))
+        alerts += len(out)
+        if out:
+            await send(out)
+    return alerts
+
+
+def split_groups(rules: RuleSet) -> list[tuple[str, tuple[str, ...]]]:
+    """Rules whose groups may span partitions (group-by without ``PARTITION_KEY``)."""
+    return [
+        (r.name, r.group_by)
+        for r in rules.all_rules()
+        if (r.meta is not None or isinstance(r, CorrelationRule))
+        and PARTITION_KEY not in r.group_by
+    ]
 
 
 def broker_url(bootstrap: str) -> str:
@@ -96,10 +170,21 @@ def broker_url(bootstrap: str) -> str:
 
 
 def build_app(
-    settings: Settings, *, app_id: str = "auditpipe-detector", rules_dir: Path | None = None
+    settings: Settings,
+    *,
+    app_id: str = "auditpipe-detector",
+    rules_dir: Path | None = None,
+    config: EngineConfig | None = None,
 ) -> faust.App:
     """The detector's faust app (built in a function: no import-time side effects)."""
     rules = load_rules(rules_dir or settings.rules_dir / "detection")
+    cfg = config or EngineConfig()
+    for name, group_by in split_groups(rules):
+        log.warning(
+            "rule groups by fields other than the partition key: each partition evaluates "
+            "its own share of a group",
+            extra={"rule": name, "group_by": ",".join(group_by) or "-", "key": PARTITION_KEY},
+        )
     t = settings.topics
     app = faust.App(
         app_id,
@@ -122,6 +207,7 @@ def build_app(
     alerts_serde = AvroSerde(client, ALERT)
     event_schema, alert_schema = parsed_schema(AUDIT_EVENT), parsed_schema(ALERT)
     engines: dict[int, Engine] = {}
+    clocks = Clocks(cfg.idle_after_s)
 
     async def send(alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
@@ -137,7 +223,7 @@ def build_app(
             engine = engines.get(msg.partition)
             if engine is None:
                 engine = engines[msg.partition] = Engine(
-                    rules, store=PartitionView(table, msg.partition)
+                    rules, cfg, store=PartitionView(table, msg.partition)
                 )
             try:
                 datum = events_serde.deserialize(
@@ -154,8 +240,15 @@ def build_app(
                     },
                 )
                 continue
+            clocks.saw(msg.partition, engine, time.monotonic())
             if alerts:
                 await send(alerts)
 
+    async def expire() -> None:
+        owned = app.assignor.assigned_actives()
+        active = {tp.partition for tp in owned if tp.topic == t.events}
+        await sweep(engines, active, clocks, send, time.monotonic())
+
+    app.timer(interval=cfg.sweep_interval_s)(expire)
     _ = detect
     return app

@@ -4,6 +4,7 @@ benign background alone raises nothing."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from pipeline.detect import scenario
+from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
 from pipeline.detect.probe import (
@@ -59,12 +61,18 @@ class Detector:
 
 
 @pytest.fixture
-def detector(stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path) -> Iterator[Detector]:
+def detector(
+    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Detector]:
+    """A worker with default settings, or with the CLI options the test passes (indirect)."""
     run = uuid.uuid4().hex[:8]
     events, alerts, app_id = f"t{run}.events", f"t{run}.alerts", f"det-{run}"
     ensure_topics(kafka_conn, [TopicSpec(events, PARTITIONS), TopicSpec(alerts, PARTITIONS)])
     log = (tmp_path / "detector.log").open("wb")
-    worker = start_worker(app_id, {"events": events, "alerts": alerts}, cwd=ROOT, log=log)
+    args = tuple(getattr(request, "param", ()))
+    worker = start_worker(
+        app_id, {"events": events, "alerts": alerts}, cwd=ROOT, log=log, args=args
+    )
     collector = AlertCollector(kafka_conn, stack.registry_url, alerts, f"r-{run}")
     try:
         yield Detector(
@@ -133,3 +141,31 @@ def test_benign_background_raises_no_alert(detector: Detector) -> None:
     assert detector.alerts.drain(30)
     got = {k: r for k, r in detector.alerts.first_by_key().items() if k != canary}
     assert not got, f"benign traffic alerted: {_summary(got)}"
+
+
+@pytest.mark.parametrize(
+    "detector", [("--sweep-interval", "1", "--idle-after", "2", "--lateness", "0")], indirect=True
+)
+def test_idle_partition_closes_its_window_by_timer(detector: Detector) -> None:
+    """No event follows the storm: the timer advances the idle partition's event time, the
+    1 h window closes, and the update the storm policy held back goes out."""
+    docs = []
+    for second in (57, 58, 59):  # three MFA disables just before the window ends at 11:00
+        doc = scenario.canary("2026-11-01T11:01:00Z", tag=detector.app_id)
+        doc["ts"] = f"2026-11-01T10:59:{second}Z"
+        docs.append(doc)
+    for doc in docs[1:]:
+        doc["actor"] = docs[0]["actor"]
+    engine = Engine(RULES, EngineConfig(allowed_lateness_s=0))
+    held = [a["count"] for doc in docs for a in engine.process(doc)]
+    assert held == [1, 2]  # count 3 is neither double the last sent nor a minute later
+    detector.feed.send(docs)
+    key = next(iter(scenario.oracle(RULES, docs[:1])))
+    assert not detector.alerts.wait_for([key], 120), "detector never alerted"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = [r.alert["count"] for r in detector.alerts.received if r.alert["dedup_key"] == key]
+        if 3 in counts:
+            break
+        time.sleep(0.2)
+    assert counts == [1, 2, 3], counts
