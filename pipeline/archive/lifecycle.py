@@ -8,7 +8,8 @@ Per region and topic:
    chain heads the archiver resumes from). A batch that is still locked or held ends its
    partition's prefix: later batches wait for it, so what is left is always one unbroken chain
    per partition. The same for the
-   checkpoint chain (never the latest checkpoint).
+   checkpoint chain (never the latest checkpoint). Spent flush intents (``chain``) of purged
+   batches go with them once their own lock allows.
 2. **Record.** A signed purge record naming every manifest and checkpoint it removes (see
    ``purges``) is written first, locked for the metadata class.
 3. **Delete** every version of each batch, signature and manifest (manifest last) and of each
@@ -228,6 +229,12 @@ def plan_purge(
                 break
             plan.manifests.append(purges.PurgedManifest.of(key, data, m))
             plan.keys += [okey, layout.manifest_sig_key(okey), key]
+            # a flush intent announcing batches from here on is spent (recovery only reads the
+            # ones after the heads); it goes when its own lock allows
+            ipfx = layout.intent_prefix(topic, m.partition, m.first_offset)
+            for ikey, versions in _group_versions(bucket, ipfx).items():
+                if _free(bucket, versions, now) is None:
+                    plan.keys.append(ikey)
     for key in ckpts[:-1]:  # never the latest
         data = region.store.get(key)
         try:

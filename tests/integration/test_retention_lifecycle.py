@@ -427,10 +427,22 @@ def test_streaming_archiver_locks_each_batch_for_its_class_and_purge_keeps_regio
             head = bucket.s3.head_object(Bucket=bucket.bucket, Key=f"{run.prefix}/{m.object_key}")
             assert head["ObjectLockMode"] == "COMPLIANCE"
             assert head["ObjectLockRetainUntilDate"] == datetime.fromisoformat(m.retain_until or "")
+    intents = {r: set(run.stores[r].list(f"intents/{topic}/")) for r in regions}
+    assert all(intents.values())
     _wait_until_expired(run)
     purged = run.cli("retention", "purge", "--topic", topic)
     assert purged.returncode == 0, purged.stdout + purged.stderr
     for region in regions:
+        store = run.stores[region]
+        record = purges.PurgeRecord.model_validate_json(store.get(purges.record_key(topic, 0)))
+        spent = {
+            k
+            for m in record.manifests
+            for k in intents[region]
+            if k.startswith(layout.intent_prefix(topic, m.partition, m.first_offset))
+        }
+        assert spent  # the purged batches' flushes announced them
+        assert not spent & set(store.list(f"intents/{topic}/"))  # and their intents went too
         left = [m for m in run.manifests(region) if m.topic == topic]
         assert len({m.partition for m in left}) == 2
         assert sum(m.count for m in left) < 3000  # the expired prefix of each partition went
