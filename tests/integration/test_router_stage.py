@@ -270,6 +270,9 @@ def test_kafka_receiver_and_every_attempt_audited(
         assert doc["action"] == "webhook.delivery"
         for secret in (*SECRETS.values(), f"127.0.0.1:{http.port}", SLACK_PATH.rsplit("/")[-1]):
             assert secret.encode() not in raw, "a secret or URL leaked into an audit event"
+    log_text = router.log.read_text()
+    for secret in (*SECRETS.values(), SLACK_PATH.rsplit("/")[-1]):
+        assert secret not in log_text, "a secret leaked into the router's log"
     by_receiver: dict[str, int] = {}
     for doc, _ in events:
         name = doc["details"]["receiver"]
