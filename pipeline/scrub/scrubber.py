@@ -5,6 +5,11 @@
 value — and whose ``pipeline.key_version`` names the pseudonym key. ``event_id``,
 ``request_id``, ``trace_id``, ``span_id`` and ``ts`` are never altered. Scrubbing a scrubbed
 event changes no value again (pseudonyms, tags and truncated IPs are fixed points).
+
+The keys of maps the policy does not keep (``details``) are free text too: a key holding a
+finding is renamed to its treated form (``{"alice@example.com": …}`` → ``{"[email]": …}``,
+remark field ``details.{key}``), and a key that names a secret (``password``, ``x-api-key``)
+has its value treated as a ``secret`` whatever it looks like.
 """
 
 from __future__ import annotations
