@@ -3,14 +3,16 @@ a changelog-backed table and produces alerts to ``audit.alerts``.
 
 - ``audit.events`` is keyed by the actor's pseudonym, so rules grouped by ``actor.id`` (all
   shipped rules, alone or with more fields) see each group's events on one partition, in
-  order. Not built yet: repartitioning for rules grouped by other fields (``actor.ip``, a
-  target, or no group): such a rule works, but each partition counts only its share of a
-  group, so thresholds are reached later or not at all and streaming differs from
-  ``auditpipe detect``. The worker logs a warning per such rule at start-up (``split_groups``).
-  The way to build it: a first agent forwards the matches of those rules to an internal topic
-  keyed by the group, and a second engine over that topic holds their state.
-- One ``Engine`` per partition (the watermark is per partition). Its state lives in one faust
-  ``Table`` under keys prefixed with the partition (``PartitionView``), so a worker that takes
+  order, and run where the events land. Rules grouped otherwise (``actor.ip``, a target, or no
+  group) are repartitioned (``partitioning.split``): the events any of their detections match
+  are forwarded (awaited, before the event is acknowledged) to an internal topic
+  ``<app id>-by-<group-by>`` keyed by the group's values, and a second agent per such topic
+  evaluates those rules there (a *lane*). Events from several source partitions meet there,
+  so their order is only as good as the allowed lateness absorbs.
+- One ``Engine`` per lane and partition (the watermark is per partition). Its state lives in
+  one faust ``Table`` under keys prefixed with the partition (``PartitionView``); the internal
+  topics have as many partitions as ``audit.events``, so lane partition N keeps its state in
+  changelog partition N, which faust assigns together with them. A worker that takes
   over a partition after a restart or a rebalance recovers exactly that partition's state from
   the changelog; every write or expiry delete goes to that partition of the changelog.
 - A timer (``sweep_interval_s``) expires state of owned partitions and emits the final
@@ -28,16 +30,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_kafka
 
+from pipeline.detect import partitioning
 from pipeline.detect.config import EngineConfig
-from pipeline.detect.engine import US, Engine
+from pipeline.detect.engine import SEP, US, Engine
+from pipeline.detect.fields import as_text, getter
 from pipeline.detect.loader import load_rules
-from pipeline.detect.model import CorrelationRule, RuleSet
+from pipeline.detect.matcher import Predicate
+from pipeline.detect.model import RuleSet
+from pipeline.detect.partitioning import GroupBy
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -47,6 +54,7 @@ log = logging.getLogger(__name__)
 
 TABLE = "detect-state"
 PARTITION_KEY = "actor.id"  # audit.events is keyed by the actor's pseudonym
+Slot = tuple[str, int]  # (lane, partition): one engine each
 # Longest a fetch request waits at the broker for data. faust hard-codes 1500 ms, and aiokafka
 # leaves a partition whose buffered records were not yet consumed out of the next request; that
 # partition is fetched again only after the request in flight returns, so an event arriving on
@@ -75,16 +83,17 @@ class LowLatencyTransport(faust_kafka.Transport):
 
 
 class PartitionView(MutableMapping[str, Any]):
-    """The slice of a shared table that belongs to one partition (keys prefixed ``p<N>|``).
+    """The slice of a shared table that belongs to one partition (keys prefixed ``p<N>|``, and
+    a name space per lane).
 
     Writes go to the table's store and to changelog partition N explicitly, not through faust's
     routing by the event being processed, so a timer can expire state between events.
     """
 
-    def __init__(self, table: Any, partition: int) -> None:
+    def __init__(self, table: Any, partition: int, space: str = "") -> None:
         self._table = table
         self._partition = partition
-        self._prefix = f"p{partition}|"
+        self._prefix = f"p{partition}|{space}"
 
     def __getitem__(self, key: str) -> Any:
         value = self._table.data.get(self._prefix + key)
@@ -119,24 +128,24 @@ class Clocks:
 
     def __init__(self, idle_after_s: float) -> None:
         self.idle_after_s = idle_after_s
-        self._last: dict[int, tuple[float, int]] = {}
+        self._last: dict[Slot, tuple[float, int]] = {}
 
-    def saw(self, partition: int, engine: Engine, now: float) -> None:
+    def saw(self, partition: Slot, engine: Engine, now: float) -> None:
         self._last[partition] = (now, engine.watermark)
 
-    def target(self, partition: int, engine: Engine, now: float) -> int:
+    def target(self, partition: Slot, engine: Engine, now: float) -> int:
         """The watermark the partition should have at ``now`` (monotonic seconds)."""
         wall, mark = self._last.get(partition, (now, engine.watermark))
         idle = now - wall
         return mark + int(idle * US) if idle >= self.idle_after_s else engine.watermark
 
-    def forget(self, partition: int) -> None:
+    def forget(self, partition: Slot) -> None:
         self._last.pop(partition, None)
 
 
 async def sweep(
-    engines: dict[int, Engine],
-    active: set[int],
+    engines: dict[Slot, Engine],
+    active: set[Slot],
     clocks: Clocks,
     send: Callable[[list[dict[str, Any]]], Awaitable[None]],
     now: float,
@@ -155,18 +164,19 @@ async def sweep(
     return alerts
 
 
-def split_groups(rules: RuleSet) -> list[tuple[str, tuple[str, ...]]]:
-    """Rules whose groups may span partitions (group-by without ``PARTITION_KEY``)."""
-    return [
-        (r.name, r.group_by)
-        for r in rules.all_rules()
-        if (r.meta is not None or isinstance(r, CorrelationRule))
-        and PARTITION_KEY not in r.group_by
-    ]
-
-
 def broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+@dataclass
+class Lane:
+    """One input of the detector: ``audit.events`` (rules grouped by the actor), or an internal
+    topic that brings together by their group key the events of rules grouped otherwise."""
+
+    name: str  # "" for audit.events, else the group-by's slug
+    topic: Any  # faust TopicT
+    rules: RuleSet
+    forwards: list[tuple[GroupBy, Any, list[Predicate]]] = field(default_factory=list)
 
 
 def build_app(
@@ -179,12 +189,6 @@ def build_app(
     """The detector's faust app (built in a function: no import-time side effects)."""
     rules = load_rules(rules_dir or settings.rules_dir / "detection")
     cfg = config or EngineConfig()
-    for name, group_by in split_groups(rules):
-        log.warning(
-            "rule groups by fields other than the partition key: each partition evaluates "
-            "its own share of a group",
-            extra={"rule": name, "group_by": ",".join(group_by) or "-", "key": PARTITION_KEY},
-        )
     t = settings.topics
     app = faust.App(
         app_id,
@@ -199,14 +203,26 @@ def build_app(
         table_cleanup_interval=3600,
     )
     app.transport = LowLatencyTransport(app.conf.broker_consumer, app)
-    events_topic = app.topic(t.events, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(t.alerts, key_serializer="raw", value_serializer="raw")
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    local, remote = partitioning.split(rules, PARTITION_KEY)
+    events = Lane("", app.topic(t.events, **raw), local)
+    lanes = [events]
+    for group_by, subset in remote.items():
+        name = partitioning.slug(group_by)
+        topic = app.topic(f"{app_id}-by-{name}", partitions=t.partitions, internal=True, **raw)
+        lanes.append(Lane(name, topic, subset))
+        events.forwards.append((group_by, topic, [d.predicate for d in subset.detections]))
+        log.info(
+            "rules repartitioned by their group key",
+            extra={"group_by": ",".join(group_by) or "-", "rules": len(subset.all_rules())},
+        )
+    alerts_topic = app.topic(t.alerts, **raw)
     table = app.Table(TABLE, default=None, partitions=t.partitions)
     client = registry_client(settings.registry_url)
     events_serde = AvroSerde(client, AUDIT_EVENT)
     alerts_serde = AvroSerde(client, ALERT)
     event_schema, alert_schema = parsed_schema(AUDIT_EVENT), parsed_schema(ALERT)
-    engines: dict[int, Engine] = {}
+    engines: dict[Slot, Engine] = {}
     clocks = Clocks(cfg.idle_after_s)
 
     async def send(alerts: list[dict[str, Any]]) -> None:
@@ -216,39 +232,56 @@ def build_app(
             fut = await alerts_topic.send(key=datum["dedup_key"].encode(), value=value)
             await fut  # durable before the event is acknowledged
 
-    @app.agent(events_topic)
-    async def detect(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            engine = engines.get(msg.partition)
-            if engine is None:
-                engine = engines[msg.partition] = Engine(
-                    rules, cfg, store=PartitionView(table, msg.partition)
-                )
-            try:
-                datum = events_serde.deserialize(
-                    msg.value or b"", msg.topic, partition=msg.partition, offset=msg.offset
-                )
-                alerts = engine.process(jsonform.to_json(event_schema, datum))
-            except Exception as exc:  # one bad event never stops detection
-                log.warning(
-                    "event skipped by the detector",
-                    extra={
-                        "error": type(exc).__name__,
-                        "partition": msg.partition,
-                        "offset": msg.offset,
-                    },
-                )
-                continue
-            clocks.saw(msg.partition, engine, time.monotonic())
-            if alerts:
-                await send(alerts)
+    def agent(lane: Lane) -> Callable[[faust.StreamT[Any]], Awaitable[None]]:
+        space = f"{lane.name}|" if lane.name else ""
+
+        async def detect(stream: faust.StreamT[Any]) -> None:
+            async for event in stream.events():
+                msg = event.message
+                slot = (lane.name, msg.partition)
+                engine = engines.get(slot)
+                if engine is None:
+                    view = PartitionView(table, msg.partition, space)
+                    engine = engines[slot] = Engine(lane.rules, cfg, store=view)
+                try:
+                    datum = events_serde.deserialize(
+                        msg.value or b"", msg.topic, partition=msg.partition, offset=msg.offset
+                    )
+                    doc = jsonform.to_json(event_schema, datum)
+                    alerts = engine.process(doc)
+                except Exception as exc:  # one bad event never stops detection
+                    log.warning(
+                        "event skipped by the detector",
+                        extra={
+                            "error": type(exc).__name__,
+                            "partition": msg.partition,
+                            "offset": msg.offset,
+                        },
+                    )
+                    continue
+                clocks.saw(slot, engine, time.monotonic())
+                for group_by, topic, predicates in lane.forwards:
+                    if any(match(doc) for match in predicates):
+                        key = SEP.join(as_text(getter(f)(doc)) for f in group_by)
+                        fut = await topic.send(key=key.encode(), value=msg.value)
+                        await fut  # forwarded durably before the event is acknowledged
+                if alerts:
+                    await send(alerts)
+
+        return detect
+
+    for lane in lanes:
+        app.agent(lane.topic, name=f"detect-{lane.name or 'events'}")(agent(lane))
 
     async def expire() -> None:
         owned = app.assignor.assigned_actives()
-        active = {tp.partition for tp in owned if tp.topic == t.events}
+        active = {
+            (lane.name, tp.partition)
+            for lane in lanes
+            for tp in owned
+            if tp.topic in lane.topic.topics
+        }
         await sweep(engines, active, clocks, send, time.monotonic())
 
     app.timer(interval=cfg.sweep_interval_s)(expire)
-    _ = detect
     return app

@@ -70,6 +70,9 @@ def detector(
     ensure_topics(kafka_conn, [TopicSpec(events, PARTITIONS), TopicSpec(alerts, PARTITIONS)])
     log = (tmp_path / "detector.log").open("wb")
     args = tuple(getattr(request, "param", ()))
+    if "{spray_rules}" in args:
+        rules = str(request.getfixturevalue("spray_rules"))
+        args = tuple(rules if a == "{spray_rules}" else a for a in args)
     worker = start_worker(
         app_id, {"events": events, "alerts": alerts}, cwd=ROOT, log=log, args=args
     )
@@ -82,7 +85,11 @@ def detector(
         stop_worker(worker)
         collector.close()
         log.close()
-        internal = [f"{app_id}-{TABLE}-changelog", f"{app_id}-__assignor-__leader"]
+        internal = [
+            f"{app_id}-{TABLE}-changelog",
+            f"{app_id}-__assignor-__leader",
+            f"{app_id}-by-actor.ip",  # the repartition test's lane
+        ]
         delete_topics(kafka_conn, [events, alerts, *internal])
 
 
@@ -169,3 +176,66 @@ def test_idle_partition_closes_its_window_by_timer(detector: Detector) -> None:
             break
         time.sleep(0.2)
     assert counts == [1, 2, 3], counts
+
+
+SPRAY = """title: Failed login
+name: t.spray.failure
+logsource: {product: auditpipe}
+detection:
+  s: {action: login, outcome: FAILURE}
+  condition: s
+---
+title: Password spray from one address
+name: t.spray
+level: high
+correlation:
+  type: value_count
+  rules: [t.spray.failure]
+  group-by: [actor.ip]
+  timespan: 10m
+  condition: {gte: 12, field: actor.id}
+auditpipe:
+  examples:
+    - name: twelve actors fail from one address
+      alerts: 1
+      events:
+EVENTS
+    - name: one actor failing often is not a spray
+      alerts: 0
+      events: [{outcome: FAILURE, actor: {ip: 192.0.2.7}, repeat: 20}]
+"""
+
+
+@pytest.fixture
+def spray_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path in (ROOT / "rules" / "detection").glob("*.yml"):
+        (rules / path.name).write_text(path.read_text())
+    events = "\n".join(
+        f"        - {{outcome: FAILURE, actor: {{id: usr_{i:06d}, ip: 192.0.2.7}}}}"
+        for i in range(12)
+    )
+    (rules / "t.spray.yml").write_text(SPRAY.replace("EVENTS", events))
+    return rules
+
+
+@pytest.mark.parametrize("detector", [("--rules", "{spray_rules}")], indirect=True)
+def test_rules_grouped_by_another_key_are_repartitioned(detector: Detector) -> None:
+    """Twelve actors (so several partitions of the input) fail to log in from one address:
+    only a lane keyed by actor.ip sees all twelve."""
+    docs = []
+    for i in range(12):
+        doc = scenario.canary("2026-11-01T09:10:00Z", tag=f"{detector.app_id}-{i}")
+        doc.update(action="login", outcome="FAILURE", ts=f"2026-11-01T09:00:{i:02d}Z")
+        doc["actor"] = {**doc["actor"], "ip": "192.0.2.7"}
+        docs.append(doc)
+    detector.feed.send(docs)
+    deadline = time.monotonic() + 120
+    spray: list[dict[str, Any]] = []
+    while not spray and time.monotonic() < deadline:
+        spray = [r.alert for r in detector.alerts.received if r.alert["rule_id"] == "t.spray"]
+        time.sleep(0.2)
+    assert spray, "no password-spray alert: events were not brought together by actor.ip"
+    assert spray[0]["group"] == {"actor.ip": "192.0.2.7"}
+    assert spray[0]["count"] == 12

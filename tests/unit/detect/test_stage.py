@@ -8,10 +8,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from pipeline.detect import partitioning
 from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
-from pipeline.detect.stage import Clocks, PartitionView, split_groups, sweep
+from pipeline.detect.stage import Clocks, PartitionView, sweep
 from tests.unit.detect.helpers import event, match_rule
 from tests.unit.detect.test_engine import correlation
 
@@ -74,7 +75,7 @@ def test_sweep_advances_idle_partitions_and_drops_revoked_ones(tmp_path: Path) -
         "  condition: {gte: 2}",
     )
     cfg = EngineConfig(allowed_lateness_s=60, update_interval_s=3600)
-    engines = {0: Engine(rules, cfg), 1: Engine(rules, cfg)}
+    engines = {("", 0): Engine(rules, cfg), ("", 1): Engine(rules, cfg)}
     clocks = Clocks(idle_after_s=60)
     for p, engine in engines.items():
         for i in range(3):
@@ -86,21 +87,31 @@ def test_sweep_advances_idle_partitions_and_drops_revoked_ones(tmp_path: Path) -
         sent.extend(alerts)
 
     # 30 s later nothing is idle yet; partition 1 was revoked
-    assert asyncio.run(sweep(engines, {0}, clocks, send, now=1030.0)) == 0
-    assert list(engines) == [0]
+    assert asyncio.run(sweep(engines, {("", 0)}, clocks, send, now=1030.0)) == 0
+    assert list(engines) == [("", 0)]
     # two hours of wall time without events: partition 0's windows close, final update out
-    assert asyncio.run(sweep(engines, {0}, clocks, send, now=1000.0 + 7200)) == 1
+    assert asyncio.run(sweep(engines, {("", 0)}, clocks, send, now=1000.0 + 7200)) == 1
     assert [a["count"] for a in sent] == [3]
-    assert len(engines[0].store) == 0
+    assert len(engines[("", 0)].store) == 0
 
 
-def test_split_groups_flags_rules_not_grouped_by_the_partition_key(tmp_path: Path) -> None:
-    assert split_groups(load_rules(RULES)) == []  # every shipped rule groups by actor.id
+def test_split_keeps_actor_grouped_rules_local_and_sets_the_others_apart(
+    tmp_path: Path,
+) -> None:
+    shipped = load_rules(RULES)
+    local, remote = partitioning.split(shipped, "actor.id")
+    assert remote == {}  # every shipped rule groups by actor.id
+    assert local.all_rules() == shipped.all_rules()
     by_ip = correlation(
         tmp_path,
         "  type: value_count\n  rules: [t.fail]\n  group-by: [actor.ip]\n  timespan: 5m\n"
         "  condition: {gte: 3, field: actor.id}",
     )
-    assert split_groups(by_ip) == [("t.corr", ("actor.ip",))]
+    local, remote = partitioning.split(by_ip, "actor.id")
+    assert local.all_rules() == []
+    assert list(remote) == [("actor.ip",)]
+    assert [r.name for r in remote[("actor.ip",)].all_rules()] == ["t.fail", "t.corr"]
     ungrouped = match_rule(tmp_path, "  s: {action: mfa.disable}\n  condition: s")
-    assert split_groups(ungrouped) == [("t.rule", ())]  # one global group: all partitions
+    assert list(partitioning.split(ungrouped, "actor.id")[1]) == [()]
+    assert partitioning.slug(()) == "all"
+    assert partitioning.slug(("actor.ip", "target.id")) == "actor.ip+target.id"
