@@ -119,7 +119,19 @@ def _end_offsets(conn: KafkaConnection, topic: str) -> list[TopicPartition]:
     return tps
 
 
-def _read_from(conn: KafkaConnection, start: list[TopicPartition], until: float) -> list[bytes]:
+def _read_from(
+    conn: KafkaConnection,
+    start: list[TopicPartition],
+    until: float,
+    *,
+    expect: int = 0,
+    idle_s: float = 10.0,
+) -> list[bytes]:
+    """Read from ``start`` until ``expect`` messages arrived, or ``idle_s`` without a message
+    once at least ``expect`` (or, for ``expect=0``, one) arrived, or ``until`` passed.
+
+    A slow-starting worker therefore never ends the read early: the idle clock only runs once
+    what is expected is in."""
     consumer = Consumer(
         {**conn.to_librdkafka(), "group.id": f"demo-{uuid.uuid4()}", "enable.auto.commit": False}
     )
@@ -131,9 +143,11 @@ def _read_from(conn: KafkaConnection, start: list[TopicPartition], until: float)
         for msg in batch:
             if msg.error() is None and msg.value() is not None:
                 out.append(msg.value())  # type: ignore[arg-type]
-        if batch:
+        if expect and len(out) >= expect:
+            break
+        if batch or len(out) < max(expect, 1):
             idle = time.monotonic()
-        elif time.monotonic() - idle > 5:
+        elif time.monotonic() - idle > idle_s:
             break
     consumer.close()
     return out
@@ -187,12 +201,14 @@ def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
         console.log(f"produced {result.produced:,} events (+{result.malformed} malformed lines)")
 
         deadline = time.monotonic() + 180
-        values = _read_from(conn, starts[t.events], deadline)
+        values = _read_from(conn, starts[t.events], deadline, expect=result.produced)
         workers.check()
         result.sanitized = len(values)
         blob = b"".join(values)
         result.leaked = sum(1 for v in seeded if v.encode() in blob)
-        result.dead_letters = len(_read_from(conn, starts[t.dlq], time.monotonic() + 30))
+        result.dead_letters = len(
+            _read_from(conn, starts[t.dlq], time.monotonic() + 60, expect=result.malformed)
+        )
         alert_serde = AvroSerde(client, ALERT)
         alerts = [
             alert_serde.deserialize(v, t.alerts)
