@@ -16,8 +16,9 @@ So a kill -9 at any point neither loses nor repeats a page: before step 4 nothin
 the alerts are re-consumed; after it the decision (the group's "last sent") is durable, so
 re-consumed alerts are already known, and an unfinished delivery is retried from the outbox
 with the same ``Idempotency-Key``. The one window left is a delivery that completed at the
-receiver but not yet in the state topic (under a turn, ~100 ms): it is re-sent with the same
-``Idempotency-Key`` and ``dedup_key``, which the receiver (and PagerDuty) use to drop it.
+receiver but whose record (written as soon as it finishes) was not yet acknowledged: it is
+re-sent with the same ``Idempotency-Key`` and ``dedup_key``, which the receiver (and
+PagerDuty) use to drop it.
 
 Why not faust (as the issue suggests): the order "state durable → offsets committed →
 deliver" must be explicit, and faust-streaming commits offsets on its own schedule with known
@@ -106,6 +107,8 @@ class RouterStage:
         self._inflight: set[tuple[int, str]] = set()
         self._rebalance: list[tuple[str, list[int]]] = []
         self.run_id = uuid.uuid4().hex[:12]
+        self._producer: AsyncProducer | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.failed = False
         for receiver in config.receivers:
             if not isinstance(receiver, KafkaReceiver):
@@ -145,6 +148,11 @@ class RouterStage:
         for key in tickets:
             part.tickets[key] = now_us
         self._dirty.add(job.partition)
+        # record it now, not at the next turn: a kill -9 in between would re-send it
+        if self._producer is not None:
+            task = asyncio.get_running_loop().create_task(self._persist_logged(self._producer))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def breaker_changed(self) -> None:
         self._breakers_dirty = True
@@ -241,7 +249,7 @@ class RouterStage:
             ),
             serde=AvroSerde(client),
         )
-        producer = AsyncProducer(self.conn)
+        producer = self._producer = AsyncProducer(self.conn)
         _, saved_breakers = self.store.load([], self.config, self.silences)
         consumer = Consumer(
             {
@@ -297,6 +305,7 @@ class RouterStage:
                 await self._turn(consumer, msgs, serde, schema, producer)
         finally:
             hop.stop()
+            await asyncio.gather(*self._background, return_exceptions=True)
             await self._persist(producer)
             for task in tasks:
                 task.cancel()
@@ -374,7 +383,8 @@ class RouterStage:
             if part is not None:
                 part.prune_tickets(now_us)
                 writes.append(self.store.save(producer, part))
-        if self._breakers_dirty:
+        breakers = self._breakers_dirty
+        if breakers:
             self._breakers_dirty = False
             writes.append(
                 self.store.save_breakers(
@@ -382,7 +392,18 @@ class RouterStage:
                 )
             )
         if writes:
-            await asyncio.gather(*writes)
+            try:
+                await asyncio.gather(*writes)
+            except Exception:
+                self._dirty |= dirty  # written again by the next persist
+                self._breakers_dirty = self._breakers_dirty or breakers
+                raise
+
+    async def _persist_logged(self, producer: AsyncProducer) -> None:
+        try:
+            await self._persist(producer)
+        except Exception as exc:  # the next turn writes it again (and stops on a failure)
+            log.warning("state write failed; retried", extra={"error": type(exc).__name__})
 
 
 def _fetch(consumer: Consumer, max_records: int, timeout: float) -> list[Message]:
