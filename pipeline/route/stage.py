@@ -10,7 +10,7 @@ One asyncio loop per worker process. Each turn:
    the compacted state topic and **await the acknowledgement**;
 5. only then commit the consumed offsets;
 6. hand the new outbox entries to the per-receiver workers (``dispatch``), which deliver,
-   retry and audit; a finished delivery leaves the outbox at the next turn's write.
+   retry and audit; a finished delivery leaves the outbox (written at once).
 
 So a kill -9 at any point neither loses nor repeats a page: before step 4 nothing was sent and
 the alerts are re-consumed; after it the decision (the group's "last sent") is durable, so
