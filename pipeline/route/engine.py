@@ -54,6 +54,8 @@ class Router:
         self._alerts: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._suppressed: list[tuple[str, str]] = []
+        self._changed_alerts: set[str] = set()
+        self._changed_groups: set[str] = set()
         self._inhibit_index: InhibitIndex | None = None  # cached for the span of one due()
         self._in_due = False
         if state is not None:
@@ -78,14 +80,17 @@ class Router:
         if held is not None:
             until = max(until, int(held["until"]))
         self._alerts[key] = {"alert": dict(alert), "until": until}
+        self._changed_alerts.add(key)
         for route in match_routes(self.tree, alert):
             labels = group_labels(route, alert)
             gkey = group_key(route, labels)
             group = self._groups.get(gkey)
             if group is None:
                 group = self._groups[gkey] = new_group(route, labels, now_us)
+                self._changed_groups.add(gkey)
             if key not in group["keys"]:
                 group["keys"].append(key)
+                self._changed_groups.add(gkey)
 
     # --- output --------------------------------------------------------------------------
 
@@ -112,6 +117,7 @@ class Router:
         expired = {k: v["alert"] for k, v in self._alerts.items() if v["until"] <= now_us}
         for key in expired:
             del self._alerts[key]
+        self._changed_alerts.update(expired)
         out: list[Notification] = []
         self._in_due = True
         try:
@@ -130,14 +136,17 @@ class Router:
     ) -> None:
         for gkey in sorted(self._groups):
             group = self._groups[gkey]
-            if expired:
+            if expired and any(k in expired for k in group["keys"]):
                 group["keys"] = [k for k in group["keys"] if k not in expired]
+                self._changed_groups.add(gkey)
             if not group["keys"]:
                 out.extend(self._resolve(gkey, group, expired, now_us))
                 del self._groups[gkey]
+                self._changed_groups.add(gkey)
                 continue
             if group["next_flush"] > now_us:
                 continue
+            self._changed_groups.add(gkey)
             note = self._flush(gkey, group, now, now_us)
             if note is not None:
                 out.append(note)
@@ -232,22 +241,32 @@ class Router:
     def group_count(self) -> int:
         return len(self._groups)
 
+    def take_changes(
+        self,
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, dict[str, Any] | None]]:
+        """The alerts and groups changed since the last call, by key, in the form of
+        :meth:`state_to_json` (None: deleted), so state can be saved one key at a time."""
+        alerts = {k: self._alert_json(k) for k in self._changed_alerts}
+        groups = {k: self._group_json(k) for k in self._changed_groups}
+        self._changed_alerts, self._changed_groups = set(), set()
+        return alerts, groups
+
+    def _alert_json(self, key: str) -> dict[str, Any] | None:
+        held = self._alerts.get(key)
+        return None if held is None else {"alert": dict(held["alert"]), "until": held["until"]}
+
+    def _group_json(self, key: str) -> dict[str, Any] | None:
+        g = self._groups.get(key)
+        if g is None:
+            return None
+        return {**g, "labels": dict(g["labels"]), "keys": list(g["keys"]), "sent": dict(g["sent"])}
+
     def state_to_json(self) -> dict[str, Any]:
         """Everything needed to resume: JSON types only (str, int, list, dict, None)."""
         return {
             "version": STATE_VERSION,
-            "alerts": {
-                k: {"alert": dict(v["alert"]), "until": v["until"]} for k, v in self._alerts.items()
-            },
-            "groups": {
-                k: {
-                    **g,
-                    "labels": dict(g["labels"]),
-                    "keys": list(g["keys"]),
-                    "sent": dict(g["sent"]),
-                }
-                for k, g in self._groups.items()
-            },
+            "alerts": {k: self._alert_json(k) for k in self._alerts},
+            "groups": {k: self._group_json(k) for k in self._groups},
         }
 
     def state_from_json(self, state: Mapping[str, Any]) -> None:

@@ -143,10 +143,10 @@ class RouterStage:
         part = self.parts.get(job.partition)
         if part is None:
             return
-        part.outbox.pop(job.key, None)
+        part.pop_outbox(job.key)
         now_us = to_us(datetime.now(UTC))
         for key in tickets:
-            part.tickets[key] = now_us
+            part.add_ticket(key, now_us)
         self._dirty.add(job.partition)
         # record it now, not at the next turn: a kill -9 in between would re-send it
         if self._producer is not None:
@@ -203,7 +203,7 @@ class RouterStage:
             return
         worker = self.workers.get(job.note.receiver)
         if worker is None:  # the receiver left the routing file: drop it from the outbox
-            self.parts[partition].outbox.pop(key, None)
+            self.parts[partition].pop_outbox(key)
             self._dirty.add(partition)
             return
         self._inflight.add((partition, key))
@@ -356,7 +356,7 @@ class RouterStage:
         for p, part in self.parts.items():
             for note in part.router.due(now):
                 key = outbox_key(note)
-                part.outbox[key] = note.to_json()
+                part.put_outbox(key, note)
                 new.append(Job(p, key, note))
                 self._dirty.add(p)
             for receiver, reason in part.router.take_suppressed():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from pipeline.route.engine import Router
+from pipeline.route.engine import STATE_VERSION, Router
 from pipeline.route.silencelog import apply_records
 from pipeline.route.silences import Silence, Silences
 from pipeline.route.state import PartitionState, outbox_key
@@ -15,23 +16,53 @@ from pipeline.route.state import PartitionState, outbox_key
 from .helpers import BASIC, alert, at, routing
 
 
-def test_partition_state_round_trip_sends_nothing_twice(tmp_path: Path) -> None:
+def _replay(records: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What a compacted topic holds after ``records``: the last value per key, no tombstones."""
+    items: dict[str, dict[str, Any]] = {"a": {}, "g": {}, "o": {}, "t": {}}
+    for item, value in records:
+        kind, _, name = item.partition("|")
+        if value is None:
+            items[kind].pop(name, None)
+        else:
+            items[kind][name] = orjson.loads(orjson.dumps(value))
+    return items
+
+
+def test_changes_rebuild_the_state_and_nothing_is_sent_twice(tmp_path: Path) -> None:
     config = routing(tmp_path, BASIC)
     part = PartitionState(0, Router(config))
     part.router.ingest(alert(0, dedup_key="k1"), at(0))
+    written = part.take_changes()
+    assert {item.split("|")[0] for item, _ in written} == {"a", "g"}
     [note] = part.router.due(at(30))
-    part.outbox[outbox_key(note)] = note.to_json()
-    part.tickets["k1"] = 1
-    saved = orjson.loads(orjson.dumps(part.to_json()))  # what the state topic holds
+    part.put_outbox(outbox_key(note), note)
+    part.add_ticket("k1", 1)
+    written += part.take_changes()
+    assert part.take_changes() == []  # nothing changed since
 
-    restored = PartitionState(
-        0, Router(config, state=saved["router"]), outbox=saved["outbox"], tickets=saved["tickets"]
-    )
+    items = _replay(written)
+    state = {"version": STATE_VERSION, "alerts": items["a"], "groups": items["g"]}
+    restored = PartitionState(0, Router(config, state=state), items["o"], items["t"])
     assert [n for _, n in restored.pending()] == [note]
     assert restored.router.due(at(31)) == []  # already sent: not again
     restored.router.ingest(alert(40, dedup_key="k1", count=50), at(40))  # a re-consumed update
     assert restored.router.due(at(400)) == []
     assert restored.tickets == {"k1": 1}
+
+
+def test_deletions_are_tombstones(tmp_path: Path) -> None:
+    short = BASIC.replace("repeat_interval: 4h", "repeat_interval: 4h\nresolve_timeout: 1m")
+    config = routing(tmp_path, short)
+    part = PartitionState(0, Router(config))
+    part.router.ingest(alert(0, dedup_key="k1", window_end=None), at(0))
+    [note] = part.router.due(at(30))
+    part.put_outbox(outbox_key(note), note)
+    written = part.take_changes()
+    part.pop_outbox(outbox_key(note))
+    part.router.due(at(3600))  # the alert expired, its group is gone
+    written += part.take_changes()
+    items = _replay(written)
+    assert items == {"a": {}, "g": {}, "o": {}, "t": {}}
 
 
 def test_prune_tickets_forgets_old_ones(tmp_path: Path) -> None:
