@@ -63,7 +63,9 @@ def detector(
     config = EngineConfig(
         allowed_lateness_s=lateness, sweep_interval_s=sweep_interval, idle_after_s=idle_after
     )
-    faust_app = build_app(settings, app_id=app_id, rules_dir=rules, config=config)
+    faust_app = build_app(
+        settings, app_id=app_id, rules_dir=rules, config=config, loglevel=loglevel
+    )
     Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

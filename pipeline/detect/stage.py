@@ -48,6 +48,8 @@ from pipeline.detect.partitioning import GroupBy
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,18 @@ Slot = tuple[str, int]  # (lane, partition): one engine each
 # it meanwhile waited up to 1.5 s (seen as 1.27 s alert latency outliers). 50 ms bounds that wait
 # at the cost of ~20 empty fetch requests per second per broker when idle.
 FETCH_MAX_WAIT_MS = 50
+PRODUCER_LINGER_S = 0.005
+# faust's worker leaves these libraries' loggers at DEBUG: every send built a log record
+QUIET_LIBRARIES = ("aiokafka", "faust", "mode")
+
+
+LOG_LEVELS = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
+
+
+def quiet_libraries(loglevel: str) -> None:
+    """Raise the Kafka/faust libraries' loggers to the worker's log level (warn or above)."""
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(LOG_LEVELS.get(loglevel, logging.NOTSET))
 
 
 class _ConsumerThread(faust_kafka.AIOKafkaConsumerThread):
@@ -185,6 +199,7 @@ def build_app(
     app_id: str = "auditpipe-detector",
     rules_dir: Path | None = None,
     config: EngineConfig | None = None,
+    loglevel: str = "warn",
 ) -> faust.App:
     """The detector's faust app (built in a function: no import-time side effects)."""
     rules = load_rules(rules_dir or settings.rules_dir / "detection")
@@ -200,6 +215,9 @@ def build_app(
         web_enabled=False,
         autodiscover=False,
         producer_acks=-1,
+        # batch the changelog writes (one per state change) into fewer produce requests; an
+        # alert waits at most this long more for its batch
+        producer_linger=PRODUCER_LINGER_S,
         table_cleanup_interval=3600,
     )
     app.transport = LowLatencyTransport(app.conf.broker_consumer, app)
@@ -207,9 +225,16 @@ def build_app(
     local, remote = partitioning.split(rules, PARTITION_KEY)
     events = Lane("", app.topic(t.events, **raw), local)
     lanes = [events]
+    # the lanes' topics exist before the consumer subscribes: a topic created during the first
+    # assignment would get no partitions until the next metadata refresh and rebalance
+    lane_topics = {g: f"{app_id}-by-{partitioning.slug(g)}" for g in remote}
+    if lane_topics:
+        conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=app_id)
+        specs = [TopicSpec(n, t.partitions, t.replication_factor) for n in lane_topics.values()]
+        ensure_topics(conn, specs)
     for group_by, subset in remote.items():
         name = partitioning.slug(group_by)
-        topic = app.topic(f"{app_id}-by-{name}", partitions=t.partitions, internal=True, **raw)
+        topic = app.topic(lane_topics[group_by], partitions=t.partitions, internal=True, **raw)
         lanes.append(Lane(name, topic, subset))
         events.forwards.append((group_by, topic, [d.predicate for d in subset.detections]))
         log.info(
@@ -284,4 +309,9 @@ def build_app(
         await sweep(engines, active, clocks, send, time.monotonic())
 
     app.timer(interval=cfg.sweep_interval_s)(expire)
+
+    async def quiet() -> None:  # after the worker has set up logging
+        quiet_libraries(loglevel)
+
+    app.task(quiet)
     return app
