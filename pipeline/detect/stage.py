@@ -219,6 +219,9 @@ def build_app(
         # alert waits at most this long more for its batch
         producer_linger=PRODUCER_LINGER_S,
         table_cleanup_interval=3600,
+        # a killed worker's partitions move to a survivor (or its restart) after 10 s, not 60 s;
+        # heartbeats come from aiokafka's own task, so a slow event does not count against it
+        broker_session_timeout=10.0,
     )
     app.transport = LowLatencyTransport(app.conf.broker_consumer, app)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
