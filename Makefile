@@ -17,7 +17,19 @@ $(AP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(AP)
 
-install: $(AP) ## create ./.venv and install auditpipe (editable) with dev extras
+# native/: the Rust Merkle hashing the verifier uses (pipeline/archive/merkle.py). Needs cargo;
+# `make install NATIVE=0` skips it (pure-Python hashing, same results, ~2x slower verify).
+NATIVE ?= 1
+NATIVE_SRC := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/lib.rs native/auditpipe_native.pyi
+NATIVE_STAMP := $(if $(filter 0,$(NATIVE)),,$(VENV)/.native-installed)
+
+$(VENV)/.native-installed: $(AP) $(NATIVE_SRC)
+	@PATH="$$HOME/.cargo/bin:$$PATH" command -v cargo >/dev/null || { echo "ERROR: cargo (Rust) is needed to build native/ (the verifier's Merkle hashing): install Rust with rustup, or run 'make install NATIVE=0' for the slower pure-Python hashing"; exit 1; }
+	PATH="$$HOME/.cargo/bin:$$PATH" $(BIN)/pip install --quiet ./native
+	@touch $@
+
+install: $(AP) $(NATIVE_STAMP) ## create ./.venv and install auditpipe (editable) with dev extras and native/
+	@if [ -z "$(NATIVE_STAMP)" ]; then echo "WARNING: NATIVE=0: native/ not installed, Merkle hashing runs in pure Python"; fi
 
 up: install ## start the local stack (Kafka, schema registry, two S3 regions); fetches on first run
 	$(AP) stack up
