@@ -84,7 +84,8 @@ def records_root(data: bytes, bounds: Sequence[int]) -> bytes:
     one native call per batch)."""
     if not _NATIVE:
         return py_root(py_leaf_hashes(data, bounds))
-    return _native.leaves_and_root(data, bounds)[1]
+    mth: bytes = _native.leaves_and_root(data, bounds)[1]  # typed here: Any when not installed
+    return mth
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
@@ -94,7 +95,8 @@ def root(leaves: Sequence[bytes]) -> bytes:
     joined = b"".join(leaves)
     if len(joined) != 32 * len(leaves):
         raise ValueError("leaf hashes must be 32 bytes each")
-    return _native.root(joined)
+    mth: bytes = _native.root(joined)
+    return mth
 
 
 def py_root(leaves: Sequence[bytes]) -> bytes:
