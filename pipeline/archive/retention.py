@@ -32,9 +32,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.archive.batch import _read_long
-from pipeline.detect.yamllines import load_mapping
 from pipeline.errors import ConfigError, DeserializationError, RuleError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema
+from pipeline.yamlfiles import load_mapping
 
 _PERIOD_RE = re.compile(
     r"^\s*(?P<n>\d+)\s*(?P<unit>seconds?|minutes?|hours?|days?|weeks?|months?|years?)\s*$"

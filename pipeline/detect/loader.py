@@ -42,8 +42,8 @@ from pipeline.detect.model import (
     RuleMeta,
     RuleSet,
 )
-from pipeline.detect.yamllines import LineIndex, index_documents
 from pipeline.errors import RuleError
+from pipeline.yamlfiles import LineIndex, index_documents
 
 SUPPORTED_CORRELATIONS = {
     SigmaCorrelationType.EVENT_COUNT,

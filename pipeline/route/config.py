@@ -29,9 +29,9 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.detect.yamllines import load_mapping
 from pipeline.errors import ConfigError, RuleError
 from pipeline.route.matchers import Matcher, check_label
+from pipeline.yamlfiles import load_mapping
 
 _DURATION = re.compile(
     r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$"

@@ -15,13 +15,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.detect.yamllines import LineIndex, index_documents
 from pipeline.errors import RuleError
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.scrub.detectors import DETECTORS
 from pipeline.scrub.engines import ENGINES
 from pipeline.scrub.fields import OWNED, PROTECTED, Leaf, schema_leaves
 from pipeline.scrub.treatments import FIELD_TREATMENTS, FINDING_TREATMENTS
+from pipeline.yamlfiles import LineIndex, index_documents
 
 
 def default_policy_path() -> Path:

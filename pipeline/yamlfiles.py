@@ -1,4 +1,5 @@
-"""Line numbers of the keys in a YAML stream, so rule errors can say where."""
+"""YAML rule and policy files: loading with line numbers of their keys, so errors say where
+(detection rules, the scrub policy, routing, retention classes)."""
 
 from __future__ import annotations
 
