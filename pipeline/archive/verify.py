@@ -29,7 +29,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,96 +38,30 @@ from pydantic import ValidationError
 
 from pipeline.archive import layout, merkle, purges
 from pipeline.archive.batch import peek_id_ts, schema_sha256
+from pipeline.archive.findings import Entry, Problem, Report, Summary, check_signature, first_error
 from pipeline.archive.keys import Keyring
-from pipeline.archive.manifest import GENESIS, Checkpoint, Manifest
+from pipeline.archive.manifest import GENESIS, Manifest
 from pipeline.archive.ocf import OcfError, read_ocf
 from pipeline.archive.store import ObjectNotFoundError, Store, sha256_hex
+from pipeline.archive.verify_checkpoints import check_checkpoints, check_latest, read_checkpoints
 from pipeline.events.jsonform import format_ts, parse_ts
+
+__all__ = ["Problem", "Report", "Summary", "check_object", "verify"]
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    key: str  # the object concerned
-    kind: str  # signature, object-hash, merkle, chain, coverage, checkpoint, missing, …
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.key}: {self.message}"
-
-
-@dataclass
-class Summary:
-    topics: int = 0
-    partitions: int = 0
-    batches: int = 0
-    events: int = 0
-    object_bytes: int = 0
-    checkpoints: int = 0
-    first_ts: str | None = None
-    last_ts: str | None = None
-    latest_checkpoint: str | None = None
-    seconds: float = 0.0
-
-    def __str__(self) -> str:
-        span = f"{self.first_ts} .. {self.last_ts}" if self.first_ts else "no events"
-        return (
-            f"{self.events:,} events in {self.batches:,} batches ({self.object_bytes:,} bytes), "
-            f"{self.partitions} partitions of {self.topics} topics, {self.checkpoints} "
-            f"checkpoints (latest {self.latest_checkpoint or '-'}); events {span}; "
-            f"{self.seconds:.2f} s"
-        )
-
-
-@dataclass
-class Report:
-    problems: list[Problem] = field(default_factory=list)
-    summary: Summary = field(default_factory=Summary)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass
-class _Entry:
-    key: str  # the manifest's key
-    object_key: str
-    data: bytes
-    sha256: str
-    manifest: Manifest
-    trusted: bool
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "document"
-    return f"{where}: {err['msg']}"
-
-
-def _check_signature(
-    store: Store, keyring: Keyring, key: str, sig_key: str, kid: str, data: bytes
-) -> Problem | None:
-    try:
-        sig = store.get(sig_key)
-    except ObjectNotFoundError:
-        return Problem(sig_key, "missing", f"the signature of {key} is missing")
-    reason = keyring.verify(kid, data, sig)
-    return Problem(key, "signature", reason) if reason else None
-
-
 def _read_manifest(
     store: Store, keyring: Keyring, key: str, problems: list[Problem]
-) -> _Entry | None:
+) -> Entry | None:
     okey = layout.object_key_of_manifest(key)
     data = store.get(key)
     try:
         m = Manifest.model_validate_json(data)
     except ValidationError as exc:
-        problems.append(Problem(key, "manifest", f"not a valid manifest: {_first_error(exc)}"))
+        problems.append(Problem(key, "manifest", f"not a valid manifest: {first_error(exc)}"))
         return None
-    bad_sig = _check_signature(store, keyring, key, layout.manifest_sig_key(okey), m.key_id, data)
+    bad_sig = check_signature(store, keyring, key, layout.manifest_sig_key(okey), m.key_id, data)
     if bad_sig:
         problems.append(bad_sig)
     if m.object_key != okey:
@@ -151,7 +84,7 @@ def _read_manifest(
         problems.append(
             Problem(key, "coverage", f"count {m.count} does not match offsets {m.first_offset}..")
         )
-    return _Entry(key, okey, data, sha256_hex(data), m, bad_sig is None)
+    return Entry(key, okey, data, sha256_hex(data), m, bad_sig is None)
 
 
 def check_object(store: Store, okey: str, m: Manifest, deep: bool) -> list[Problem]:
@@ -224,13 +157,13 @@ def _check_object_args(args: tuple[Store, str, Manifest, bool]) -> list[Problem]
 
 
 def _check_chain(
-    entries: list[_Entry],
+    entries: list[Entry],
     full: bool,
     problems: list[Problem],
     purged: purges.PurgeIndex | None = None,
 ) -> None:
     entries.sort(key=lambda e: (e.manifest.first_offset, e.manifest.last_offset))
-    prev: _Entry | None = None
+    prev: Entry | None = None
     for e in entries:
         m = e.manifest
         if prev is None:
@@ -269,168 +202,6 @@ def _check_chain(
                     Problem(e.key, "chain", f"previous-manifest hash does not match {prev.key}")
                 )
         prev = e
-
-
-@dataclass
-class _Ckpt:
-    key: str
-    sha256: str
-    cp: Checkpoint
-
-
-def _read_checkpoints(
-    store: Store, keyring: Keyring, keys: Iterable[str], problems: list[Problem]
-) -> dict[str, list[_Ckpt]]:
-    by_topic: dict[str, list[_Ckpt]] = defaultdict(list)
-    for key in keys:
-        data = store.get(key)
-        try:
-            cp = Checkpoint.model_validate_json(data)
-        except ValidationError as exc:
-            problems.append(
-                Problem(key, "checkpoint", f"not a valid checkpoint: {_first_error(exc)}")
-            )
-            continue
-        bad = _check_signature(store, keyring, key, layout.checkpoint_sig_key(key), cp.key_id, data)
-        if bad:
-            problems.append(bad)
-        parsed = layout.parse_checkpoint_key(key)
-        if parsed is None or (parsed.topic, parsed.seq, parsed.day.isoformat()) != (
-            cp.topic,
-            cp.seq,
-            cp.created[:10],
-        ):
-            problems.append(Problem(key, "location", "key does not match the checkpoint's content"))
-        by_topic[cp.topic].append(_Ckpt(key, sha256_hex(data), cp))
-    return by_topic
-
-
-def _check_checkpoints(
-    store: Store,
-    cps: list[_Ckpt],
-    by_key: dict[str, _Entry],
-    full: bool,
-    problems: list[Problem],
-    purged: purges.PurgeIndex | None = None,
-) -> None:
-    cps.sort(key=lambda c: c.cp.seq)
-    reported: set[str] = set()
-    prev: _Ckpt | None = None
-    for c in cps:
-        cp = c.cp
-        if prev is None:
-            lawful = purged is not None and purged.accepts_checkpoint_start(cp)
-            if full and (cp.seq != 0 or cp.prev_checkpoint_sha256 != GENESIS) and not lawful:
-                problems.append(
-                    Problem(
-                        cp.prev_checkpoint_key or c.key,
-                        "checkpoint",
-                        f"the first checkpoint is {c.key} (seq {cp.seq}), not "
-                        "seq 0: earlier checkpoints were deleted",
-                    )
-                )
-        elif cp.seq != prev.cp.seq + 1:
-            problems.append(
-                Problem(
-                    cp.prev_checkpoint_key or c.key,
-                    "checkpoint",
-                    f"checkpoints {prev.cp.seq + 1}..{cp.seq - 1} are missing before {c.key}",
-                )
-            )
-        elif cp.prev_checkpoint_key != prev.key or cp.prev_checkpoint_sha256 != prev.sha256:
-            problems.append(
-                Problem(prev.key, "checkpoint", f"differs from the hash {c.key} recorded for it")
-            )
-        if prev is not None:
-            for p, old in prev.cp.partitions.items():
-                new = cp.partitions.get(p)
-                if new is None or new.last_offset < old.last_offset:
-                    problems.append(
-                        Problem(
-                            c.key, "checkpoint", f"partition {p} went backwards since {prev.key}"
-                        )
-                    )
-        for p, entry in cp.partitions.items():
-            mkey = entry.manifest_key
-            if mkey in reported:
-                continue
-            e = by_key.get(mkey)
-            data = e.data if e else _get(store, mkey)
-            if data is None and purged and purged.purged(mkey, entry.manifest_sha256):
-                continue  # removed by a recorded purge
-            if data is None:
-                reported.add(mkey)
-                okey = layout.object_key_of_manifest(mkey)
-                problems.append(
-                    Problem(
-                        okey,
-                        "missing",
-                        f"manifest {mkey} named by checkpoint "
-                        f"{c.key} is missing: the batch was deleted",
-                    )
-                )
-            elif sha256_hex(data) != entry.manifest_sha256:
-                reported.add(mkey)
-                problems.append(
-                    Problem(
-                        mkey,
-                        "checkpoint",
-                        f"differs from the hash checkpoint "
-                        f"{c.key} recorded: the manifest was changed or replaced",
-                    )
-                )
-            elif e is not None and e.manifest.last_offset != entry.last_offset:
-                problems.append(
-                    Problem(
-                        c.key,
-                        "checkpoint",
-                        f"partition {p}: last offset {entry.last_offset} does not match {mkey}",
-                    )
-                )
-        prev = c
-
-
-def _get(store: Store, key: str) -> bytes | None:
-    try:
-        return store.get(key)
-    except ObjectNotFoundError:
-        return None
-
-
-def _check_latest(
-    topic: str, cps: list[_Ckpt], entries: list[_Entry], problems: list[Problem]
-) -> None:
-    heads: dict[int, _Entry] = {}
-    for e in entries:
-        h = heads.get(e.manifest.partition)
-        if h is None or e.manifest.last_offset > h.manifest.last_offset:
-            heads[e.manifest.partition] = e
-    if not cps:
-        if heads:
-            problems.append(
-                Problem(
-                    f"{layout.CHECKPOINTS}{topic}/",
-                    "checkpoint",
-                    f"topic {topic} has batches but no checkpoint",
-                )
-            )
-        return
-    latest = max(cps, key=lambda c: c.cp.seq)
-    for p, e in sorted(heads.items()):
-        named = latest.cp.partitions.get(str(p))
-        if named is not None and named.last_offset >= e.manifest.last_offset:
-            continue  # covered (or a missing/changed manifest already reported)
-        since = named.last_offset + 1 if named else 0
-        problems.append(
-            Problem(
-                e.object_key,
-                "checkpoint",
-                f"{topic}/{p} offsets {since}.."
-                f"{e.manifest.last_offset} are not covered by the latest "
-                f"checkpoint {latest.key}: a later checkpoint was deleted, or "
-                "the archiver stopped before writing one",
-            )
-        )
 
 
 def _in_range(m: Manifest, start: datetime | None, end: datetime | None) -> bool:
@@ -494,7 +265,7 @@ def verify(
         else:
             problems.append(Problem(key, "unexpected", "not an archive object"))
 
-    entries: list[_Entry] = []
+    entries: list[Entry] = []
     for key in manifest_keys:
         e = _read_manifest(store, keyring, key, problems)
         if e is not None and (full or _in_range(e.manifest, start, end)):
@@ -535,7 +306,7 @@ def verify(
             if progress:
                 progress(done, total)
 
-    by_partition: dict[tuple[str, int], list[_Entry]] = defaultdict(list)
+    by_partition: dict[tuple[str, int], list[Entry]] = defaultdict(list)
     for e in entries:
         by_partition[(e.manifest.topic, e.manifest.partition)].append(e)
     for group in by_partition.values():
@@ -550,15 +321,15 @@ def verify(
         problems.append(
             Problem(skey, "orphan", f"signature without its checkpoint {skey[:-4]}.json")
         )
-    cps = _read_checkpoints(store, keyring, ckpt_json, problems)
+    cps = read_checkpoints(store, keyring, ckpt_json, problems)
     by_key = {e.key: e for e in entries}
-    entries_by_topic: dict[str, list[_Entry]] = defaultdict(list)
+    entries_by_topic: dict[str, list[Entry]] = defaultdict(list)
     for e in entries:
         entries_by_topic[e.manifest.topic].append(e)
     for topic in sorted(set(cps) | set(entries_by_topic)):
-        _check_checkpoints(store, cps.get(topic, []), by_key, full, problems, purged)
+        check_checkpoints(store, cps.get(topic, []), by_key, full, problems, purged)
         if end is None:
-            _check_latest(topic, cps.get(topic, []), entries_by_topic.get(topic, []), problems)
+            check_latest(topic, cps.get(topic, []), entries_by_topic.get(topic, []), problems)
 
     summary = Summary(
         topics=len(entries_by_topic),
