@@ -197,9 +197,14 @@ class Batcher:
         current = self._open.get(partition)
         if current is not None:
             last = current.first_offset + len(current.bodies) - 1
-            if offset <= last:
+            if offset < current.first_offset:
+                # the open batch began past records now delivered (fetched before a rebalance
+                # moved the position back): drop it, its records follow these again
+                del self._open[partition]
+                current = None
+            elif offset <= last:
                 return ready  # duplicate within the open batch
-            if offset != last + 1 or schema_id != current.schema_id:
+            elif offset != last + 1 or schema_id != current.schema_id:
                 ready.append(self._close(partition))
                 current = None
         if current is None:

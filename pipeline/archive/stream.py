@@ -88,6 +88,7 @@ class ArchiverStage:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.flush_interval_s = flush_interval_s
         self._pending: list[Batch] = []  # closed batches waiting for the next flush
+        self._assigned: set[int] = set()  # partitions this process owns now
         self.stats = ArchiverStats()
         self._on_batch = on_batch
         self._stop = threading.Event()
@@ -127,7 +128,12 @@ class ArchiverStage:
             self.stats.checkpoints += 1
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._retry("assign", lambda: self._adopt([tp.partition for tp in partitions]))
+        assigned = {tp.partition for tp in partitions}
+        self._retry("assign", lambda: self._adopt(sorted(assigned)))
+        # each partition restarts right after its durable head: batches closed before are moot
+        # (mutated in place: ``run`` may hold a reference to the list while this callback runs)
+        self._pending[:] = [b for b in self._pending if b.partition not in assigned]
+        self._assigned = assigned
         for tp in partitions:
             head = self.writer.state.last_offset(tp.partition)
             self.batcher.revoke(tp.partition, archived=head)  # continue right after the head
@@ -141,7 +147,9 @@ class ArchiverStage:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # batches not yet written are dropped: the next owner rebuilds them from the archive head
         revoked = {tp.partition for tp in partitions}
-        self._pending = [b for b in self._pending if b.partition not in revoked]
+        # in place, never rebound: ``run`` may be about to extend this very list (see there)
+        self._pending[:] = [b for b in self._pending if b.partition not in revoked]
+        self._assigned -= revoked
         for p in revoked:
             self.batcher.revoke(p, archived=self.writer.state.last_offset(p))
         consumer.unassign()
@@ -154,7 +162,11 @@ class ArchiverStage:
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
-                self._pending.extend(self._take(self.consumer.consume(1000, 0.2), now))
+                # consume first: it runs the rebalance callbacks, which change the batcher and
+                # _pending; records it returns are taken after them (issue 7: batches closed
+                # into a list the callback had replaced were lost, the next one left a gap)
+                msgs = self.consumer.consume(1000, 0.2)
+                self._pending.extend(self._take(msgs, now))
                 self._pending.extend(self.batcher.due(now))
                 since = time.monotonic() - last_flush
                 if (self._pending and since >= self.flush_interval_s) or (
@@ -174,6 +186,7 @@ class ArchiverStage:
         """Add consumed records to their batches; the batches this closed (the hot loop)."""
         ready: list[Batch] = []
         add = self.batcher.add
+        assigned = self._assigned
         records = skipped = 0
         for msg in msgs:
             err = msg.error()
@@ -182,13 +195,17 @@ class ArchiverStage:
                     log.warning("consumer error", extra={"error": err.str()})
                 continue
             records += 1
+            partition = msg.partition() or 0
+            if partition not in assigned:
+                # fetched before a rebalance took the partition away: its owner archives it
+                continue
             value = msg.value() or b""
             if len(value) < 5 or value[0] != WIRE_MAGIC:
                 # audit.events holds only what the sanitizer wrote; count, never stop
                 skipped += 1
                 continue
             schema_id = int.from_bytes(value[1:5], "big")
-            closed = add(msg.partition() or 0, msg.offset() or 0, schema_id, value[5:], now)
+            closed = add(partition, msg.offset() or 0, schema_id, value[5:], now)
             if closed:
                 ready.extend(closed)
         self.stats.records += records

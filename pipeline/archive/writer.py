@@ -86,7 +86,10 @@ class ArchiveWriter:
         if expected and batch.first_offset != expected:
             raise ChainError(
                 f"{self.topic}/{batch.partition}: batch starts at offset {batch.first_offset}, "
-                f"the archive continues at {expected}"
+                f"the archive continues at {expected}: offsets {expected}-"
+                f"{batch.first_offset - 1} were never archived. Restart the archiver (it resumes "
+                "right after the archive's head); if Kafka no longer holds those offsets the gap "
+                "is real: `auditpipe verify` reports it"
             )
         body = batch.to_ocf(self.schema_json, self.codec)
         key = batch.object_key()
