@@ -19,13 +19,17 @@ import orjson
 import pytest
 from confluent_kafka import TopicPartition
 
-from pipeline.archive.batch import WIRE_MAGIC, BatchLimits
-from pipeline.archive.chain import recover
+from pipeline.archive import layout
+from pipeline.archive.batch import WIRE_MAGIC, BatchLimits, batch_of
+from pipeline.archive.chain import latest_checkpoint_key, recover
+from pipeline.archive.flush import open_writer, write_flush
 from pipeline.archive.importer import Encoder
 from pipeline.archive.keys import Keyring, Signer
 from pipeline.archive.store import FileStore
 from pipeline.archive.stream import ArchiverStage
 from pipeline.archive.verify import verify
+from pipeline.archive.writer import ArchiveWriter
+from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from pipeline.kafka.config import KafkaConnection
 
 TOPIC = "audit.events"
@@ -180,3 +184,50 @@ def test_records_fetched_before_a_rebalance_do_not_outrun_the_head(
     assert state.last_offset(1) == -1  # partition 1 moved away: not archived by this process
     report = verify(store, Keyring([signer.public_key()]))
     assert report.ok, [str(p) for p in report.problems]
+
+
+@pytest.mark.parametrize("checkpointed", [True, False])
+def test_a_partition_that_comes_back_resumes_after_the_other_owners_batches(
+    tmp_path: Path, values: list[bytes], checkpointed: bool
+) -> None:
+    """The stage archives partition 0 up to 9, loses it to another archiver of the region,
+    which writes 10-19 (and is killed before or after its checkpoint), then gets it back: the
+    head is read again from the archive (checkpoint, then intents after it), never from the
+    stage's own memory, so it resumes at 20 and the chain continues."""
+
+    def records(first: int, last: int) -> list[Record]:
+        return [Record(0, o, values[o]) for o in range(first, last + 1)]
+
+    def first_assignment(c: ScriptedConsumer) -> list[Record]:
+        c.on_assign(c, [TopicPartition(TOPIC, 0)])
+        return records(0, 9)
+
+    def taken_away(c: ScriptedConsumer) -> list[Record]:
+        c.rebalance([0], [])
+        other = open_writer(
+            ArchiveWriter.open(
+                c.stage.store, signer, TOPIC, raw_schema(AUDIT_EVENT), schema_text(AUDIT_EVENT)
+            )
+        )
+        bodies = [v[5:] for v in values[10:20]]
+        write_flush(other, [batch_of(TOPIC, 0, 10, bodies, schema_id=1)])
+        if not checkpointed:  # killed after the batch and its manifest, before the checkpoint
+            key = latest_checkpoint_key(c.stage.store, TOPIC)
+            assert key is not None
+            for k in (key, layout.checkpoint_sig_key(key)):
+                (tmp_path / "archive" / k).unlink()
+        return []
+
+    def back(c: ScriptedConsumer) -> list[Record]:
+        c.rebalance([], [0])
+        assert c.positions == {0: 20}
+        return records(20, 29)
+
+    signer = Signer.generate()
+    stage, store = _stage(tmp_path / "archive", signer, [first_assignment, taken_away, back])
+    stage.run()
+
+    assert recover(store, TOPIC).last_offset(0) == 29
+    report = verify(store, Keyring([signer.public_key()]))
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.summary.events == 30
