@@ -103,6 +103,10 @@ def values(docs: list[dict[str, Any]]) -> list[bytes]:
     return [header + enc.encode(orjson.dumps(d)) for d in docs[:60]]
 
 
+def _records(values: list[bytes], first: int, last: int, partition: int = 0) -> list[Record]:
+    return [Record(partition, o, values[o]) for o in range(first, last + 1)]
+
+
 def _stage(root: Path, signer: Signer, steps: list[Step]) -> tuple[ArchiverStage, FileStore]:
     store = FileStore(root, fsync=False)
     stage = ArchiverStage(
@@ -128,7 +132,7 @@ def test_records_consumed_right_after_a_reassignment_are_archived(
     continue the chain, not start 20 offsets past the archive's head."""
 
     def records(first: int, last: int) -> list[Record]:
-        return [Record(0, o, values[o]) for o in range(first, last + 1)]
+        return _records(values, first, last)
 
     def first_assignment(c: ScriptedConsumer) -> list[Record]:
         c.on_assign(c, [TopicPartition(TOPIC, 0)])
@@ -165,7 +169,7 @@ def test_records_fetched_before_a_rebalance_do_not_outrun_the_head(
     grows without a gap, and records of a partition no longer owned are left to its owner."""
 
     def records(p: int, first: int, last: int) -> list[Record]:
-        return [Record(p, o, values[o]) for o in range(first, last + 1)]
+        return _records(values, first, last, p)
 
     def first_assignment(c: ScriptedConsumer) -> list[Record]:
         c.on_assign(c, [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)])
@@ -196,7 +200,7 @@ def test_a_partition_that_comes_back_resumes_after_the_other_owners_batches(
     stage's own memory, so it resumes at 20 and the chain continues."""
 
     def records(first: int, last: int) -> list[Record]:
-        return [Record(0, o, values[o]) for o in range(first, last + 1)]
+        return _records(values, first, last)
 
     def first_assignment(c: ScriptedConsumer) -> list[Record]:
         c.on_assign(c, [TopicPartition(TOPIC, 0)])
