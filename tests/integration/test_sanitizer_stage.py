@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -122,18 +123,28 @@ def test_sanitizer_end_to_end_with_kill_9(
 
         blob = bytearray()
         out_ids: list[str] = []
-        for value in _read(kafka_conn, events_topic, n, 300):
+        # at-least-once: the kill -9 replays some events, so read until every id has come out
+        # (counting messages would stop early by the number of duplicates)
+        for value in _read(kafka_conn, events_topic, 10 * n, 300):
             blob += value
             out_ids.append(events_serde.deserialize(value, events_topic)["event_id"])
-        assert set(out_ids) == ids, f"lost {len(ids - set(out_ids))} events"
+            if len(out_ids) >= n and ids <= set(out_ids):
+                break
+        lost = ids - set(out_ids)
+        assert not lost, f"lost {len(lost)} of {n} events, e.g. {sorted(lost)[:5]}"
+        assert set(out_ids) <= ids, "events that were never produced came out"
         leaked = sorted(v for v in seeded if v.encode() in blob)
         assert leaked == [], f"{len(leaked)} seeded values leaked into {events_topic}"
 
         dlq_serde = AvroSerde(registry_client(stack.registry_url), DLQ_ENVELOPE)
-        letters = [
-            dlq_serde.deserialize(v, dlq_topic) for v in _read(kafka_conn, dlq_topic, bad, 60)
-        ]
-        assert len({(lt["source_partition"], lt["source_offset"]) for lt in letters}) == bad
+        letters: list[dict[str, Any]] = []
+        sources: set[tuple[int, int]] = set()
+        for value in _read(kafka_conn, dlq_topic, 10 * bad, 60):  # duplicates possible, as above
+            letters.append(dlq_serde.deserialize(value, dlq_topic))
+            sources.add((letters[-1]["source_partition"], letters[-1]["source_offset"]))
+            if len(sources) >= bad:
+                break
+        assert len(sources) == bad
         key = {"dlq-k1": DlqKey("dlq-k1", bytes.fromhex(dlq_key))}
         for letter in letters:
             assert letter["error_type"] == "DeserializationError"
