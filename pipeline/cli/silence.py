@@ -1,4 +1,4 @@
-"""`auditpipe silence add|list|expire`: time-bounded mutes in the compacted silences topic.
+"""`auditpipe silence add|list|expire|prune`: time-bounded mutes in the compacted silences topic.
 
 Every router instance reads the whole topic, so a silence acts everywhere within a second.
 Matchers use the routing file's syntax (``severity="HIGH"``, ``rule_id=~"auth\\..*"``,
@@ -21,7 +21,13 @@ from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.route.config import parse_duration
-from pipeline.route.silencelog import expire_silence, load_silences, new_silence_id, put_silence
+from pipeline.route.silencelog import (
+    expire_silence,
+    load_silences,
+    new_silence_id,
+    prune_silences,
+    put_silence,
+)
 from pipeline.route.silences import Silence
 from pipeline.settings import Settings, load_settings
 
@@ -133,3 +139,27 @@ def expire(silence_id: str = typer.Argument(..., help="the silence's id")) -> No
     settings = load_settings()
     ended = expire_silence(_conn(settings), settings.topics.silences, silence_id, datetime.now(UTC))
     typer.echo(f"expired {ended.id}")
+
+
+@app.command()
+def prune(
+    keep: str = typer.Option(
+        "30d", "--keep", help="keep expired silences this long after they ended (30d, 12h, …)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be deleted"),
+) -> None:
+    """Delete silences that ended more than --keep ago (tombstones; compaction drops them)."""
+    settings = load_settings()
+    try:
+        length = parse_duration(keep)
+    except ValueError as exc:
+        raise ConfigError(f"--keep: {exc}") from None
+    now = datetime.now(UTC)
+    gone = prune_silences(_conn(settings), settings.topics.silences, length, now, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for s in gone:
+        typer.echo(f"{verb} {s.id} (ended {format_ts(s.ends_at)})")
+    Console(stderr=True).print(
+        f"{verb} {len(gone)} silences that ended before {format_ts(now - length)}",
+        highlight=False,
+    )

@@ -2,7 +2,7 @@
 
 A record's value is the silence's stable JSON (:meth:`Silence.to_json`); a new record for the
 same id replaces it (expiring a silence writes it again with ``ends_at`` = now, so it stays
-listable until compaction removes a tombstone written later); a tombstone deletes it. Every
+listable until ``auditpipe silence prune`` writes its tombstone); a tombstone deletes it. Every
 router instance tails the whole topic (no consumer group), so all of them see every silence.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 from confluent_kafka import Producer
@@ -52,6 +52,11 @@ def _producer(conn: KafkaConnection) -> Producer:
 
 
 def _write(conn: KafkaConnection, topic: str, key: str, value: bytes | None) -> None:
+    _write_all(conn, topic, [(key, value)])
+
+
+def _write_all(conn: KafkaConnection, topic: str, records: list[tuple[str, bytes | None]]) -> None:
+    """Produce the records and wait until the broker acknowledged every one."""
     producer = _producer(conn)
     errors: list[str] = []
 
@@ -59,9 +64,10 @@ def _write(conn: KafkaConnection, topic: str, key: str, value: bytes | None) -> 
         if err is not None:
             errors.append(str(err))
 
-    producer.produce(topic, key=key.encode(), value=value, on_delivery=done)
+    for key, value in records:
+        producer.produce(topic, key=key.encode(), value=value, on_delivery=done)
     if producer.flush(30) or errors:
-        raise RetryableError(f"the silence was not written to {topic}: {errors or 'timeout'}")
+        raise RetryableError(f"silences were not written to {topic}: {errors[:3] or 'timeout'}")
 
 
 def put_silence(conn: KafkaConnection, topic: str, silence: Silence) -> None:
@@ -82,3 +88,18 @@ def expire_silence(conn: KafkaConnection, topic: str, silence_id: str, now: date
     ended = current.model_copy(update={"ends_at": now})
     put_silence(conn, topic, ended)
     return ended
+
+
+def prune_silences(
+    conn: KafkaConnection, topic: str, keep: timedelta, now: datetime, *, dry_run: bool = False
+) -> list[Silence]:
+    """Delete (tombstone) the silences that ended more than ``keep`` ago, so that compaction
+    can drop them; returns them. Active and pending silences are never touched."""
+    cutoff = now - keep
+    old = sorted(
+        (s for s in load_silences(conn, topic).all() if s.ends_at <= cutoff),
+        key=lambda s: (s.ends_at, s.id),
+    )
+    if old and not dry_run:
+        _write_all(conn, topic, [(s.key, None) for s in old])
+    return old
