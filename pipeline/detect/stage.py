@@ -28,6 +28,7 @@ a changelog-backed table and produces alerts to ``audit.alerts``.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -209,6 +210,10 @@ def build_app(
         app_id,
         broker=broker_url(settings.kafka_bootstrap),
         store="memory://",
+        # the tables live in memory and their changelog topic, so faust's data directory only
+        # ever holds empty folders: keep them out of the working directory (faust creates the
+        # folder without its parents)
+        datadir=Path(tempfile.gettempdir()) / f"auditpipe-faust-{app_id}",
         topic_partitions=t.partitions,
         topic_replication_factor=t.replication_factor,
         consumer_auto_offset_reset="earliest",
