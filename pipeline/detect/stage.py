@@ -30,10 +30,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_kafka
@@ -85,10 +85,36 @@ class _ConsumerThread(faust_kafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
+    async def seek_to_committed(self) -> Mapping[Any, int]:
+        return cast(Mapping[Any, int], await self.call_thread(self._seek_to_committed))
+
+    async def _seek_to_committed(self) -> Mapping[Any, int]:
+        """Seek every assigned partition to its committed offset, and one with none (or 0) to
+        its beginning. faust starts fetching before its recovery seeks, and drops what it
+        fetched; aiokafka's own seek leaves a partition without a committed offset (or at 0)
+        where its fetcher is, so those dropped records were never processed — and later
+        commits on that partition went past them (an event lost after every restart)."""
+        consumer = self._ensure_consumer()
+        committed: Mapping[Any, int] = await consumer.seek_to_committed()
+        unstarted = [tp for tp, offset in committed.items() if not offset or offset < 0]
+        if unstarted:
+            await consumer.seek_to_beginning(*unstarted)  # auto.offset.reset is earliest
+        return committed
+
 
 class _Consumer(faust_kafka.Consumer):
     def _new_consumer_thread(self) -> faust_kafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Stop the flow, then seek. faust's recovery seeks the stream partitions to their
+        committed offsets and only then resumes its flow control, which empties the stream
+        queues; records fetched in between were dropped although their offsets counted as read,
+        so the partition stalled, or lost them once later records were committed (seen after a
+        kill -9 as a missed correlation alert). With the flow stopped nothing is delivered until
+        recovery resumes it (every caller of this does), and all is fetched again after it."""
+        self.stop_flow()
+        await super().perform_seek()
 
 
 class LowLatencyTransport(faust_kafka.Transport):

@@ -49,7 +49,11 @@ class Detector:
     alerts: AlertCollector
     conn: KafkaConnection
     start: Callable[[], subprocess.Popen[bytes]]
+    log: Path  # the workers' output (INFO), shown when an assertion fails
     worker: subprocess.Popen[bytes] | None = None
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
 
     def committed_all(self, timeout: float) -> bool:
         return committed_all(self.conn, self.app_id, self.events, timeout)
@@ -72,13 +76,19 @@ class Detector:
 
 @pytest.fixture
 def detector(
-    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path, request: pytest.FixtureRequest
+    stack: Settings,
+    kafka_conn: KafkaConnection,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Detector]:
     """A worker with default settings, or with the CLI options the test passes (indirect)."""
+    monkeypatch.setenv("AUDITPIPE_LOG_LEVEL", "INFO")
     run = uuid.uuid4().hex[:8]
     events, alerts, app_id = f"t{run}.events", f"t{run}.alerts", f"det-{run}"
     ensure_topics(kafka_conn, [TopicSpec(events, PARTITIONS), TopicSpec(alerts, PARTITIONS)])
-    log = (tmp_path / "detector.log").open("wb")
+    log_path = tmp_path / "detector.log"
+    log = log_path.open("wb")
     args = tuple(getattr(request, "param", ()))
     if "{spray_rules}" in args:
         rules = str(request.getfixturevalue("spray_rules"))
@@ -90,7 +100,7 @@ def detector(
 
     collector = AlertCollector(kafka_conn, stack.registry_url, alerts, f"r-{run}")
     feed = EventFeed(kafka_conn, stack.registry_url, events)
-    detector = Detector(events, app_id, feed, collector, kafka_conn, start, start())
+    detector = Detector(events, app_id, feed, collector, kafka_conn, start, log_path, start())
     try:
         yield detector
     finally:
@@ -233,7 +243,9 @@ def spray_rules(tmp_path: Path) -> Path:
     return rules
 
 
-@pytest.mark.parametrize("detector", [("--rules", "{spray_rules}")], indirect=True)
+@pytest.mark.parametrize(
+    "detector", [("--rules", "{spray_rules}", "--loglevel", "info")], indirect=True
+)
 def test_rules_grouped_by_another_key_are_repartitioned(detector: Detector) -> None:
     """Twelve actors (so several partitions of the input) fail to log in from one address:
     only a lane keyed by actor.ip sees all twelve, and none is lost to a kill -9."""
@@ -246,7 +258,7 @@ def test_rules_grouped_by_another_key_are_repartitioned(detector: Detector) -> N
     # half of them, then kill -9 once audit.events is committed: nothing may be lost, whether
     # the lane recovers its state from the changelog or re-reads forwarded events
     detector.feed.send(docs[:6])
-    assert detector.committed_all(120), "detector did not process the first half"
+    assert detector.committed_all(120), f"first half not processed:\n{detector.tail()}"
     detector.kill_and_restart()
     detector.feed.send(docs[6:])
     deadline = time.monotonic() + 120
@@ -254,6 +266,6 @@ def test_rules_grouped_by_another_key_are_repartitioned(detector: Detector) -> N
     while not spray and time.monotonic() < deadline:
         spray = [r.alert for r in detector.alerts.received if r.alert["rule_id"] == "t.spray"]
         time.sleep(0.2)
-    assert spray, "no password-spray alert: events were not brought together by actor.ip"
+    assert spray, f"no password-spray alert (not brought together by actor.ip):\n{detector.tail()}"
     assert spray[0]["group"] == {"actor.ip": "192.0.2.7"}
     assert spray[0]["count"] == 12

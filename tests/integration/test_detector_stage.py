@@ -44,8 +44,9 @@ def _event(actor_id: str, ts: datetime, **over: Any) -> dict[str, Any]:
 
 
 class Harness:
-    def __init__(self, stack: Settings, conn: KafkaConnection) -> None:
+    def __init__(self, stack: Settings, conn: KafkaConnection, log: Path) -> None:
         run = uuid.uuid4().hex[:8]
+        self.log = log  # the workers' output, shown when an assertion fails
         self.events, self.alerts, self.app_id = f"t{run}.events", f"t{run}.alerts", f"det-{run}"
         ensure_topics(conn, [TopicSpec(self.events, 3), TopicSpec(self.alerts, 3)])
         self.conn = conn
@@ -58,7 +59,13 @@ class Harness:
         self.consumer.subscribe([self.alerts])
 
     def start(self) -> subprocess.Popen[bytes]:
-        return start_worker(self.app_id, {"events": self.events, "alerts": self.alerts}, cwd=ROOT)
+        with self.log.open("ab") as out:
+            return start_worker(
+                self.app_id, {"events": self.events, "alerts": self.alerts}, cwd=ROOT, log=out
+            )
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
     def send(self, doc: dict[str, Any]) -> float:
         datum = jsonform.from_json(SCHEMA, doc)
@@ -98,9 +105,10 @@ class Harness:
 
 
 def test_alerts_fast_and_state_survives_kill_9(
-    stack: Settings, kafka_conn: KafkaConnection
+    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = Harness(stack, kafka_conn)
+    monkeypatch.setenv("AUDITPIPE_LOG_LEVEL", "INFO")
+    h = Harness(stack, kafka_conn, tmp_path / "detector.log")
     worker = h.start()
     try:
         now = datetime.now(UTC)
@@ -111,11 +119,11 @@ def test_alerts_fast_and_state_survives_kill_9(
         # an MFA disable alerts at once (first run includes the worker's start-up)
         h.send(_event(victim, now, action="mfa.disable"))
         alert = h.next_alert("auth.mfa_disabled", 90)
-        assert alert is not None, "no auth.mfa_disabled alert"
+        assert alert is not None, f"no auth.mfa_disabled alert; worker said:\n{h.tail()}"
         assert alert["group"] == {"actor.id": victim}
         assert alert["runbook"]
 
-        assert h.committed_all(60), "detector did not commit its input"
+        assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         worker = h.start()
@@ -129,7 +137,7 @@ def test_alerts_fast_and_state_survives_kill_9(
             )
         )
         alert = h.next_alert("auth.new_country_login", 120)
-        assert alert is not None, "state was not recovered: no new-country alert after restart"
+        assert alert is not None, f"state not recovered: no new-country alert:\n{h.tail()}"
         assert alert["group"] == {"actor.id": victim}
 
         # latency once running: a second MFA disable by another actor
@@ -137,9 +145,9 @@ def test_alerts_fast_and_state_survives_kill_9(
         sent = h.send(_event(other, now + timedelta(minutes=2), action="mfa.disable"))
         alert = h.next_alert("auth.mfa_disabled", 30)
         latency = time.monotonic() - sent
-        assert alert is not None
+        assert alert is not None, f"no second auth.mfa_disabled alert:\n{h.tail()}"
         assert alert["group"] == {"actor.id": other}
-        assert latency < 5.0, f"alert took {latency:.2f}s"
+        assert latency < 5.0, f"alert took {latency:.2f}s:\n{h.tail()}"
     finally:
         stop_worker(worker)
         h.consumer.close()
