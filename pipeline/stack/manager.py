@@ -87,13 +87,26 @@ def up(cfg: StackConfig, report: Report = _noop) -> list[ServiceStatus]:
     return status(cfg)
 
 
+def _exited(spec: procs.ProcessSpec, looks: int = 3, gap_s: float = 0.2) -> bool:
+    """Not running on ``looks`` looks ``gap_s`` apart. One look is not enough: CI once saw a
+    Kafka that went on to start normally reported as "exited during start-up" a second after
+    it was launched (cause not pinned down; a process between fork and exec, or the JVM
+    launcher, shows another command line for a moment)."""
+    for i in range(looks):
+        if procs.running_pid(spec) is not None:
+            return False
+        if i + 1 < looks:
+            time.sleep(gap_s)
+    return True
+
+
 def _wait_healthy(cfg: StackConfig, services: list[Service], report: Report) -> None:
     deadline = time.monotonic() + cfg.start_timeout_s
     pending = {svc.name: svc for svc in services}
     while pending:
         for name, svc in list(pending.items()):
             spec = svc.spec()
-            if procs.running_pid(spec) is None:
+            if _exited(spec):
                 raise StackError(
                     "exited during start-up:\n" + procs.tail(spec.log_file, 15),
                     service=name,
