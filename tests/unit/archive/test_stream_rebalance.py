@@ -107,6 +107,16 @@ def _records(values: list[bytes], first: int, last: int, partition: int = 0) -> 
     return [Record(partition, o, values[o]) for o in range(first, last + 1)]
 
 
+def _first_assignment(values: list[bytes], partitions: list[int]) -> Step:
+    """The first ``consume``: ``partitions`` are assigned, partition 0's offsets 0-9 return."""
+
+    def step(c: ScriptedConsumer) -> list[Record]:
+        c.on_assign(c, [TopicPartition(TOPIC, p) for p in partitions])
+        return _records(values, 0, 9)
+
+    return step
+
+
 def _stage(root: Path, signer: Signer, steps: list[Step]) -> tuple[ArchiverStage, FileStore]:
     store = FileStore(root, fsync=False)
     stage = ArchiverStage(
@@ -134,10 +144,6 @@ def test_records_consumed_right_after_a_reassignment_are_archived(
     def records(first: int, last: int) -> list[Record]:
         return _records(values, first, last)
 
-    def first_assignment(c: ScriptedConsumer) -> list[Record]:
-        c.on_assign(c, [TopicPartition(TOPIC, 0)])
-        return records(0, 9)
-
     def reassigned(c: ScriptedConsumer) -> list[Record]:
         c.rebalance([0], [0])
         assert c.positions == {0: 10}  # resumes right after the archived head
@@ -147,7 +153,7 @@ def test_records_consumed_right_after_a_reassignment_are_archived(
     stage, store = _stage(
         tmp_path / "archive",
         signer,
-        [first_assignment, reassigned, lambda _c: records(30, 39)],
+        [_first_assignment(values, [0]), reassigned, lambda _c: records(30, 39)],
     )
     stats = stage.run()  # before the fix: ChainError "batch starts at offset 30, ... at 10"
 
@@ -171,16 +177,14 @@ def test_records_fetched_before_a_rebalance_do_not_outrun_the_head(
     def records(p: int, first: int, last: int) -> list[Record]:
         return _records(values, first, last, p)
 
-    def first_assignment(c: ScriptedConsumer) -> list[Record]:
-        c.on_assign(c, [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)])
-        return records(0, 0, 9)
-
     def rebalanced(c: ScriptedConsumer) -> list[Record]:
         c.rebalance([0, 1], [0])
         return records(0, 15, 19) + records(1, 0, 9) + records(0, 10, 29)
 
     signer = Signer.generate()
-    stage, store = _stage(tmp_path / "archive", signer, [first_assignment, rebalanced])
+    stage, store = _stage(
+        tmp_path / "archive", signer, [_first_assignment(values, [0, 1]), rebalanced]
+    )
     stage.run()
 
     state = recover(store, TOPIC)
@@ -201,10 +205,6 @@ def test_a_partition_that_comes_back_resumes_after_the_other_owners_batches(
 
     def records(first: int, last: int) -> list[Record]:
         return _records(values, first, last)
-
-    def first_assignment(c: ScriptedConsumer) -> list[Record]:
-        c.on_assign(c, [TopicPartition(TOPIC, 0)])
-        return records(0, 9)
 
     def taken_away(c: ScriptedConsumer) -> list[Record]:
         c.rebalance([0], [])
@@ -228,7 +228,9 @@ def test_a_partition_that_comes_back_resumes_after_the_other_owners_batches(
         return records(20, 29)
 
     signer = Signer.generate()
-    stage, store = _stage(tmp_path / "archive", signer, [first_assignment, taken_away, back])
+    stage, store = _stage(
+        tmp_path / "archive", signer, [_first_assignment(values, [0]), taken_away, back]
+    )
     stage.run()
 
     assert recover(store, TOPIC).last_offset(0) == 29
