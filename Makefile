@@ -17,7 +17,7 @@ $(AP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(AP)
 
-# native/: the Rust Merkle hashing the verifier uses (pipeline/archive/merkle.py). Needs cargo;
+# native/: the Rust Merkle hashing the verifier uses (pipeline/archive/format/merkle.py). Needs cargo;
 # `make install NATIVE=0` skips it (pure-Python hashing, same results, ~2x slower verify).
 NATIVE ?= 1
 NATIVE_SRC := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/lib.rs native/auditpipe_native.pyi

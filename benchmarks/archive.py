@@ -20,16 +20,16 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipeline.archive.batch import Batcher, BatchLimits
-from pipeline.archive.flush import write_flush
-from pipeline.archive.importer import Encoder
-from pipeline.archive.keys import Keyring, Signer
-from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.store import FileStore
-from pipeline.archive.stream import ArchiverStage, ArchiverStats
-from pipeline.archive.verify import verify
-from pipeline.archive.writer import ArchiveWriter
+from pipeline.archive.format.keys import Keyring, Signer
+from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.format.store import FileStore
+from pipeline.archive.verify.verify import verify
+from pipeline.archive.write.batcher import Batcher, BatchLimits
+from pipeline.archive.write.flush import write_flush
+from pipeline.archive.write.importer import Encoder
+from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
+from pipeline.archive.write.writer import ArchiveWriter
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection

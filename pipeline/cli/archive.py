@@ -26,16 +26,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pipeline.archive import keys as keys_mod
-from pipeline.archive.compare import Side
-from pipeline.archive.compare import compare as compare_archives
-from pipeline.archive.importer import import_jsonl
-from pipeline.archive.keys import Keyring, load_private_key
-from pipeline.archive.proof import prove as prove_event
-from pipeline.archive.proof import verify_proof as check_proof
-from pipeline.archive.retention import load_retention
-from pipeline.archive.s3store import open_url
-from pipeline.archive.verify import verify as verify_archive
+from pipeline.archive.format import keys as keys_mod
+from pipeline.archive.format.keys import Keyring, load_private_key
+from pipeline.archive.format.s3store import open_url
+from pipeline.archive.lifecycle.retention import load_retention
+from pipeline.archive.verify.compare import Side
+from pipeline.archive.verify.compare import compare as compare_archives
+from pipeline.archive.verify.proof import prove as prove_event
+from pipeline.archive.verify.proof import verify_proof as check_proof
+from pipeline.archive.verify.verify import verify as verify_archive
+from pipeline.archive.write.importer import import_jsonl
 from pipeline.events.jsonform import parse_ts
 from pipeline.settings import load_settings
 

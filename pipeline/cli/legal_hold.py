@@ -14,8 +14,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.archive.audit import lifecycle_audit, operator
-from pipeline.archive.holds import (
+from pipeline.archive.format.keys import Keyring, Signer
+from pipeline.archive.lifecycle.audit import lifecycle_audit, operator
+from pipeline.archive.lifecycle.holds import (
     Action,
     HoldResult,
     Selector,
@@ -23,9 +24,8 @@ from pipeline.archive.holds import (
     case_status,
     check_case,
 )
-from pipeline.archive.keys import Keyring, Signer
-from pipeline.archive.lifecycle import AuditSink, Region
-from pipeline.archive.retention import Retention
+from pipeline.archive.lifecycle.regions import AuditSink, Region
+from pipeline.archive.lifecycle.retention import Retention
 from pipeline.cli import lifecycle_opts as opts
 from pipeline.errors import PipelineError
 from pipeline.events.jsonform import format_ts, parse_ts

@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.archive.keys import Signer, load_private_key
-from pipeline.archive.lifecycle import Region, open_regions
-from pipeline.archive.retention import Retention, load_retention
+from pipeline.archive.format.keys import Signer, load_private_key
+from pipeline.archive.lifecycle.regions import Region, open_regions
+from pipeline.archive.lifecycle.retention import Retention, load_retention
 from pipeline.cli.archive import _progress as progress  # one progress-bar style
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings

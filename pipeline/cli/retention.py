@@ -1,9 +1,9 @@
 """`auditpipe retention show|apply|purge`: retention classes and the purge of expired objects.
 
-``purge`` works in every region (see ``pipeline.archive.lifecycle``): it records the policy if it
-changed, plans per region, then — unless ``--dry-run`` — writes a signed purge record, deletes
-every version of the expired, unheld objects, checks they are gone and emits one LIFECYCLE audit
-event per region. Exit 0 only when every region succeeded.
+``purge`` works in every region (see ``pipeline.archive.lifecycle.purge``): it records the
+policy if it changed, plans per region, then — unless ``--dry-run`` — writes a signed purge
+record, deletes every version of the expired, unheld objects, checks they are gone and emits one
+LIFECYCLE audit event per region. Exit 0 only when every region succeeded.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.archive import extend, lifecycle, policylog
-from pipeline.archive.audit import lifecycle_audit, operator
-from pipeline.archive.keys import Signer
-from pipeline.archive.lifecycle import AuditSink
-from pipeline.archive.retention import Retention
+from pipeline.archive.format.keys import Signer
+from pipeline.archive.lifecycle import extend, policylog, regions
+from pipeline.archive.lifecycle import purge as purging
+from pipeline.archive.lifecycle.audit import lifecycle_audit, operator
+from pipeline.archive.lifecycle.regions import AuditSink
+from pipeline.archive.lifecycle.retention import Retention
 from pipeline.cli import lifecycle_opts as opts
 from pipeline.errors import PipelineError
 from pipeline.settings import load_settings
@@ -74,7 +75,7 @@ def apply(
         raise typer.Exit(1)
 
 
-def _extend_region(reg: lifecycle.Region, r: Retention, audit: AuditSink) -> bool:
+def _extend_region(reg: regions.Region, r: Retention, audit: AuditSink) -> bool:
     with opts.progress() as bar:
         task = bar.add_task(f"extending locks {reg.name}", total=None)
         advance = functools.partial(bar.advance, task)
@@ -89,7 +90,7 @@ def _extend_region(reg: lifecycle.Region, r: Retention, audit: AuditSink) -> boo
 
 
 def _purge_region(
-    reg: lifecycle.Region,
+    reg: regions.Region,
     topics: list[str] | None,
     r: Retention,
     signer: Signer | None,
@@ -101,15 +102,15 @@ def _purge_region(
     change = policylog.record(reg, r, signer, opts.now(), audit=audit, dry_run=signer is None)
     if change.changed:
         typer.echo(f"{reg.name}: retention policy changed: {change.classes}")
-    for t in topics or lifecycle.topics(reg.store):
+    for t in topics or regions.topics(reg.store):
         now = opts.now()
-        plan = lifecycle.plan_purge(reg, t, now, r)
+        plan = purging.plan_purge(reg, t, now, r)
         outcome = "dry run"
         if signer is not None:
             with opts.progress() as bar:
                 task = bar.add_task(f"purging {reg.name} {t}", total=len(plan.keys))
                 advance = functools.partial(bar.advance, task)
-                res = lifecycle.execute_purge(
+                res = purging.execute_purge(
                     reg,
                     plan,
                     signer,

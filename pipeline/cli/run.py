@@ -81,7 +81,7 @@ def archiver(
     ),
 ) -> None:
     """Archive audit.events into one region's Object-Lock bucket (run one per region)."""
-    from pipeline.archive import runner as archive_runner
+    from pipeline.archive.write import runner as archive_runner
 
     settings = load_settings()
     plog.configure(settings.log_level)

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.archive.retention import load_retention
+from pipeline.archive.lifecycle.retention import load_retention
 from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError

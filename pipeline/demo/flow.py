@@ -14,10 +14,10 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 
-from pipeline.archive.keys import Keyring, load_public_key
-from pipeline.archive.s3client import s3_client
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.verify import Report, verify
+from pipeline.archive.format.keys import Keyring, load_public_key
+from pipeline.archive.format.s3client import s3_client
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.verify.verify import Report, verify
 from pipeline.cli.route import simulate
 from pipeline.demo.workers import DemoSecrets, Workers
 from pipeline.events import jsonform, registry

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.archive.keys import generate
+from pipeline.archive.format.keys import generate
 from pipeline.errors import StackError
 
 

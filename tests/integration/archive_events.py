@@ -8,8 +8,8 @@ import itertools
 import fastavro
 from confluent_kafka import Producer
 
-from pipeline.archive.chain import recover
-from pipeline.archive.store import Store
+from pipeline.archive.format.chain import recover
+from pipeline.archive.format.store import Store
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema
 from pipeline.kafka.config import KafkaConnection

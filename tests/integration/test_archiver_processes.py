@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.archive import keys as keys_mod
-from pipeline.archive import layout
-from pipeline.archive.chain import find_intents, recover
-from pipeline.archive.keys import Keyring
-from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.verify import verify
+from pipeline.archive.format import keys as keys_mod
+from pipeline.archive.format import layout
+from pipeline.archive.format.chain import find_intents, recover
+from pipeline.archive.format.keys import Keyring
+from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.verify.verify import verify
 from pipeline.cli.main import app
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipeline.archive.batch import BatchLimits
-from pipeline.archive.compare import Side, compare
-from pipeline.archive.keys import Keyring, Signer
-from pipeline.archive.s3client import ensure_object_lock_bucket, s3_client
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.stream import ArchiverStage
-from pipeline.archive.verify import verify
-from pipeline.archive.witness import WitnessWatcher
+from pipeline.archive.format.keys import Keyring, Signer
+from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.verify.compare import Side, compare
+from pipeline.archive.verify.verify import verify
+from pipeline.archive.write.batcher import BatchLimits
+from pipeline.archive.write.stream import ArchiverStage
+from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings

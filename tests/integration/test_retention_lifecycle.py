@@ -22,21 +22,21 @@ import pytest
 from botocore.exceptions import ClientError
 from confluent_kafka import Consumer
 
-from pipeline.archive import keys as keys_mod
-from pipeline.archive import layout, purges
-from pipeline.archive.audit import SERVICE
-from pipeline.archive.batch import BatchLimits
-from pipeline.archive.compare import Side, compare
-from pipeline.archive.importer import import_jsonl
-from pipeline.archive.keys import Keyring, load_private_key
-from pipeline.archive.locks import LockedBucket
-from pipeline.archive.manifest import Manifest
-from pipeline.archive.retention import load_retention
-from pipeline.archive.s3client import ensure_object_lock_bucket
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.store import ObjectConflictError, sha256_hex
-from pipeline.archive.stream import ArchiverStage
-from pipeline.archive.verify import verify
+from pipeline.archive.format import keys as keys_mod
+from pipeline.archive.format import layout, purge_records
+from pipeline.archive.format.keys import Keyring, load_private_key
+from pipeline.archive.format.manifest import Manifest
+from pipeline.archive.format.s3client import ensure_object_lock_bucket
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.format.store import ObjectConflictError, sha256_hex
+from pipeline.archive.lifecycle.audit import SERVICE
+from pipeline.archive.lifecycle.locks import LockedBucket
+from pipeline.archive.lifecycle.retention import load_retention
+from pipeline.archive.verify.compare import Side, compare
+from pipeline.archive.verify.verify import verify
+from pipeline.archive.write.batcher import BatchLimits
+from pipeline.archive.write.importer import import_jsonl
+from pipeline.archive.write.stream import ArchiverStage
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -202,8 +202,8 @@ def test_expired_unheld_objects_are_purged_in_both_regions_and_audited(
             for key in (m.object_key, layout.manifest_key(m.object_key)):
                 assert run.versions(region, key) == [], key
                 assert not run.stores[region].exists(key)
-        record_key = purges.record_key("import", 0)
-        record = purges.PurgeRecord.model_validate_json(run.stores[region].get(record_key))
+        record_key = purge_records.record_key("import", 0)
+        record = purge_records.PurgeRecord.model_validate_json(run.stores[region].get(record_key))
         assert [p.last_offset for p in record.manifests] == [49, 99, 149, 199]
         assert record.region == region
         assert len(record.checkpoints) == 2  # never the latest
@@ -218,13 +218,13 @@ def test_expired_unheld_objects_are_purged_in_both_regions_and_audited(
         assert e["outcome"] == "SUCCESS"
         assert e["details"]["offsets"] == "p0:0-199"
         assert e["details"]["verified_gone"] == "true"
-        assert e["details"]["purge_record"] == purges.record_key("import", 0)
+        assert e["details"]["purge_record"] == purge_records.record_key("import", 0)
     changes = [e for e in events if e["action"] == "archive.retention.change"]
     assert {e["details"]["region"] for e in changes} == set(regions)  # first policy recorded
 
     again = run.cli("retention", "purge")  # nothing more is expired: nothing to do
     assert again.returncode == 0, again.stdout + again.stderr
-    assert not run.stores["us-east-1"].exists(purges.record_key("import", 1))
+    assert not run.stores["us-east-1"].exists(purge_records.record_key("import", 1))
 
 
 def test_unrecorded_deletion_of_an_expired_batch_is_reported(
@@ -434,7 +434,9 @@ def test_streaming_archiver_locks_each_batch_for_its_class_and_purge_keeps_regio
     assert purged.returncode == 0, purged.stdout + purged.stderr
     for region in regions:
         store = run.stores[region]
-        record = purges.PurgeRecord.model_validate_json(store.get(purges.record_key(topic, 0)))
+        record = purge_records.PurgeRecord.model_validate_json(
+            store.get(purge_records.record_key(topic, 0))
+        )
         spent = {
             k
             for m in record.manifests

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.archive.s3client import ensure_object_lock_bucket
+from pipeline.archive.format.s3client import ensure_object_lock_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

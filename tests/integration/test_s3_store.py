@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.archive import layout
-from pipeline.archive.chain import latest_checkpoint_key
-from pipeline.archive.s3client import ensure_object_lock_bucket
-from pipeline.archive.s3store import S3ObjectLockStore
-from pipeline.archive.store import ObjectConflictError, ObjectNotFoundError
+from pipeline.archive.format import layout
+from pipeline.archive.format.chain import latest_checkpoint_key
+from pipeline.archive.format.s3client import ensure_object_lock_bucket
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.format.store import ObjectConflictError, ObjectNotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.archive.importer import import_jsonl
-from pipeline.archive.keys import Keyring, Signer
-from pipeline.archive.store import FileStore
+from pipeline.archive.format.keys import Keyring, Signer
+from pipeline.archive.format.store import FileStore
+from pipeline.archive.write.importer import import_jsonl
 from pipeline.produce.generator import EventGenerator
 
 EVENTS = 300

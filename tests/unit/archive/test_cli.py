@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.archive import layout
+from pipeline.archive.format import layout
 from pipeline.cli import archive as cli
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.archive.holds import Selector
+from pipeline.archive.lifecycle.holds import Selector
 from pipeline.cli import legal_hold, retention
 from pipeline.errors import ConfigError
 

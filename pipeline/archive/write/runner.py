@@ -1,0 +1,86 @@
+"""Assemble and run one region's streaming archiver from settings."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from pipeline.archive.format.keys import load_private_key
+from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
+from pipeline.archive.format.s3store import S3ObjectLockStore
+from pipeline.archive.lifecycle.retention import load_retention
+from pipeline.archive.write.batcher import BatchLimits
+from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
+from pipeline.archive.write.witness import WitnessWatcher
+from pipeline.errors import ConfigError
+from pipeline.kafka.config import KafkaConnection
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def witness_watcher(settings: Settings, region: str, prefix: str = "") -> WitnessWatcher | None:
+    """A watcher of the other region's checkpoints (the first other configured region)."""
+    other = next((r for r in settings.s3_regions if r != region), None)
+    if other is None:
+        return None
+    s3 = s3_client(settings, other, timeout_s=2)
+    store = S3ObjectLockStore(s3, settings.archive.bucket(other), prefix)
+    return WitnessWatcher(store, other, settings.topics.events)
+
+
+def build_stage(
+    settings: Settings,
+    region: str,
+    *,
+    group_id: str | None = None,
+    prefix: str = "",
+    witness: bool = True,
+) -> ArchiverStage:
+    """One region's archiver; ``prefix`` puts the archive under a key prefix of the bucket."""
+    cfg = settings.archive
+    if cfg.signing_key is None:
+        raise ConfigError(
+            "no archive signing key: create one with `auditpipe keys generate --out DIR` and set "
+            "AUDITPIPE_ARCHIVE__SIGNING_KEY to the private key's path"
+        )
+    s3 = s3_client(settings, region, timeout_s=5)
+    bucket = cfg.bucket(region)
+    ensure_object_lock_bucket(s3, bucket, region)
+    store = S3ObjectLockStore(s3, bucket, prefix, retention_days=cfg.retention_days)
+    return ArchiverStage(
+        KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=f"archiver-{region}"),
+        store,
+        load_private_key(cfg.signing_key),
+        topic=settings.topics.events,
+        region=region,
+        limits=BatchLimits(max_events=cfg.batch_events, max_age_s=cfg.batch_age_s),
+        checkpoint_interval_s=cfg.checkpoint_interval_s,
+        group_id=group_id,
+        retention=load_retention(settings.rules_dir / "retention.yaml"),
+        witness=witness_watcher(settings, region, prefix) if witness else None,
+    )
+
+
+def run(
+    settings: Settings,
+    region: str,
+    *,
+    group_id: str | None = None,
+    prefix: str = "",
+    witness: bool = True,
+) -> ArchiverStats:
+    """Run until SIGTERM/SIGINT; open batches are written and checkpointed before exit."""
+    stage = build_stage(settings, region, group_id=group_id, prefix=prefix, witness=witness)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping: writing open batches first", extra={"signal": signum})
+        stage.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info("archiver started", extra={"region": region, "topic": settings.topics.events})
+    return stage.run()
