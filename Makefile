@@ -53,7 +53,7 @@ test-unit: install ## run the unit tests only (no services needed)
 lint: install ## ruff (lint + format check) and mypy --strict on pipeline/
 	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/ruff format --check pipeline tests benchmarks
-	$(BIN)/mypy --strict pipeline
+	$(BIN)/mypy --strict pipeline tests/harness
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix pipeline tests benchmarks

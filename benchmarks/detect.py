@@ -10,10 +10,16 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from pipeline.detect import scenario
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
-from pipeline.detect.probe import (
+from pipeline.detect.stage import TABLE
+from pipeline.events.jsonform import parse_ts
+from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from pipeline.kafka.config import KafkaConnection
+from pipeline.produce.generator import EventGenerator
+from pipeline.settings import Settings
+from tests.harness import detector_scenario as scenario
+from tests.harness.detector_probe import (
     AlertCollector,
     EventFeed,
     committed_all,
@@ -21,12 +27,6 @@ from pipeline.detect.probe import (
     start_worker,
     stop_worker,
 )
-from pipeline.detect.stage import TABLE
-from pipeline.events.jsonform import parse_ts
-from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
-from pipeline.produce.generator import EventGenerator
-from pipeline.settings import Settings
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "detection"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,9 @@ from pipeline.events.schemas import ALERT, parsed_schema
 from pipeline.route.config import load_routing
 from pipeline.route.engine import Router
 from pipeline.route.grouping import Notification
-from pipeline.route.times import from_us, text_us
+from pipeline.route.simulate import simulate
 
 DEFAULT_CONFIG = Path("rules/routing.yaml")
-MAX_DRAIN_STEPS = 100_000
 
 
 def read_alerts(path: Path | None) -> Iterator[dict[str, Any]]:
@@ -49,23 +47,6 @@ def read_alerts(path: Path | None) -> Iterator[dict[str, Any]]:
             except InvalidEventError as exc:
                 raise InvalidEventError(f"{name}:{lineno}: {exc}") from None
             yield doc
-
-
-def simulate(router: Router, alerts: Iterator[dict[str, Any]]) -> Iterator[Notification]:
-    """Replay ``alerts`` in order with ``now`` = each alert's ``ts`` (never going back)."""
-    now: datetime | None = None
-    for alert in alerts:
-        ts = from_us(text_us(alert["ts"]))
-        now = ts if now is None or ts > now else now
-        while (nxt := router.next_due()) is not None and nxt < now:
-            yield from router.due(nxt)
-        yield from router.due(now)
-        router.ingest(alert, now)
-    for _ in range(MAX_DRAIN_STEPS):
-        nxt = router.next_due()
-        if nxt is None:
-            return
-        yield from router.due(nxt)
 
 
 def _table(notes: list[Notification]) -> Table:

@@ -18,7 +18,6 @@ from pipeline.archive.format.keys import Keyring, load_public_key
 from pipeline.archive.format.s3client import s3_client
 from pipeline.archive.format.s3store import S3ObjectLockStore
 from pipeline.archive.verify.verify import Report, verify
-from pipeline.cli.route import simulate
 from pipeline.demo.workers import DemoSecrets, Workers
 from pipeline.events import jsonform, registry
 from pipeline.events.schemas import ALERT, parsed_schema, schema_files
@@ -30,6 +29,7 @@ from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator, seeded_values
 from pipeline.route.config import load_routing
 from pipeline.route.engine import Router
+from pipeline.route.simulate import simulate
 from pipeline.settings import Settings
 
 RAW_TOPIC = "audit.raw.demo"

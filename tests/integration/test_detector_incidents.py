@@ -16,11 +16,15 @@ from typing import Any
 
 import pytest
 
-from pipeline.detect import scenario
 from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
-from pipeline.detect.probe import (
+from pipeline.detect.stage import TABLE
+from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from pipeline.kafka.config import KafkaConnection
+from pipeline.settings import Settings
+from tests.harness import detector_scenario as scenario
+from tests.harness.detector_probe import (
     AlertCollector,
     EventFeed,
     committed_all,
@@ -28,10 +32,6 @@ from pipeline.detect.probe import (
     start_worker,
     stop_worker,
 )
-from pipeline.detect.stage import TABLE
-from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
-from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

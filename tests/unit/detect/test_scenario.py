@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from pipeline.detect import scenario
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
 from pipeline.produce.generator import EventGenerator
+from tests.harness import detector_scenario as scenario
 
 RULES = load_rules(Path(__file__).resolve().parents[3] / "rules" / "detection")
 

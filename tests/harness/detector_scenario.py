@@ -88,7 +88,7 @@ def incidents(
 
     Raises ``RuleError`` if an incident no longer raises its example's number of alerts.
     """
-    rng = random.Random(seed)  # noqa: S311 - test data
+    rng = random.Random(seed)
     out: list[Incident] = []
     for rule_file in rules.files:
         for rule_name, examples in rule_file.examples.items():

@@ -1,0 +1,1 @@
+"""Harnesses the integration tests and the benchmarks share (not shipped in the runtime package)."""
