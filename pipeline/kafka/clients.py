@@ -88,7 +88,10 @@ class Admin(AdminClient):
 
 
 def connection(settings: Settings, client_id: str) -> KafkaConnection:
-    """The connection every client of a process uses; ``client_id`` unless settings name one."""
+    """The connection every client of a process uses; ``client_id`` unless settings name one.
+    Under the production profile a missing bootstrap address, security protocol or SASL value
+    is a ``ConfigError`` naming the variable (never a plaintext fallback)."""
+    settings.require("kafka", what="a Kafka client")
     k = settings.kafka
     password = k.sasl_password
     if password is None and k.sasl_password_file is not None:

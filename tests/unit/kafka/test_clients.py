@@ -207,3 +207,11 @@ def test_an_unreadable_password_file_is_a_config_error(production: Settings) -> 
     missing = production.kafka.model_copy(update={"sasl_password_file": Path("/nonexistent/pw")})
     with pytest.raises(ConfigError, match="SASL_PASSWORD_FILE"):
         clients.connection(production.model_copy(update={"kafka": missing}), "x")
+
+
+def test_production_without_a_security_protocol_builds_no_client(production: Settings) -> None:
+    from pipeline.errors import ConfigError
+
+    unset = production.kafka.model_copy(update={"security_protocol": None})
+    with pytest.raises(ConfigError, match="AUDITPIPE_KAFKA__SECURITY_PROTOCOL"):
+        clients.connection(production.model_copy(update={"kafka": unset}), "x")
