@@ -190,8 +190,9 @@ def test_detector_hands_sasl_ssl_to_faust(production: Settings, tmp_path: Path) 
     assert isinstance(creds.ssl_context, ssl.SSLContext)
     cas = [dict(x[0] for x in c["subject"]) for c in creds.ssl_context.get_ca_certs()]
     assert {"commonName": "auditpipe-test-ca"} in cas
-    # what faust's aiokafka driver gives aiokafka's consumer and producer
-    auth = credentials_to_aiokafka_auth(creds)
+    # what faust's aiokafka driver gives aiokafka's consumers and producer (it calls this with
+    # these two settings when it builds them; pinned here: a module function, not documented)
+    auth = credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
     assert auth == {
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
