@@ -248,17 +248,18 @@ class Settings(BaseSettings):
 
     # --- what is missing (production) -----------------------------------------------------
     def missing(self, needs: Iterable[Need]) -> list[str]:
-        """The environment variables a production process lacks for ``needs`` (none under the
-        local profile, whose defaults are the local stack's, except for keys no stack has)."""
+        """The environment variables a process lacks for ``needs``. Under the local profile
+        endpoints and credentials default to the local stack's; keys (HMAC, DLQ, signing) and
+        SASL values, once a SASL protocol is chosen, have no default in either profile."""
         out: list[str] = []
         k = self.kafka
         for need in needs:
-            if need == "kafka" and self.production:
-                if not self.bootstrap_servers:
+            if need == "kafka":
+                if self.production and not self.bootstrap_servers:
                     out.append(f"{ENV_PREFIX}BOOTSTRAP_SERVERS")
-                if k.security_protocol is None:
+                if self.production and k.security_protocol is None:
                     out.append(f"{ENV_PREFIX}KAFKA__SECURITY_PROTOCOL")
-                elif k.uses_sasl:
+                elif k.uses_sasl:  # SASL has no defaults in either profile
                     if k.sasl_mechanism is None:
                         out.append(f"{ENV_PREFIX}KAFKA__SASL_MECHANISM")
                     if k.sasl_username is None:

@@ -145,3 +145,16 @@ def test_settings_do_not_import_the_stack_package() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_sasl_protocol_needs_its_values_in_the_local_profile_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in [v for v in os.environ if v.startswith("AUDITPIPE_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AUDITPIPE_KAFKA__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("AUDITPIPE_KAFKA__SASL_MECHANISM", "PLAIN")
+    assert Settings().missing(["kafka"]) == [
+        "AUDITPIPE_KAFKA__SASL_USERNAME",
+        "AUDITPIPE_KAFKA__SASL_PASSWORD or AUDITPIPE_KAFKA__SASL_PASSWORD_FILE",
+    ]
