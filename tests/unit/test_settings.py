@@ -42,7 +42,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_keys_are_errors() -> None:
     with pytest.raises(ValidationError):
-        Settings(stack={"kafka_prot": 1})  # type: ignore[arg-type]
+        Settings(stack={"kafka_prot": 1})
     with pytest.raises(ValidationError):
         StackConfig(bogus=1)  # type: ignore[call-arg]
 
