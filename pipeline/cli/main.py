@@ -11,6 +11,7 @@ from pipeline import __version__
 from pipeline import logging as plog
 from pipeline.cli import (
     archive,
+    config,
     consume,
     demo,
     detect,
@@ -37,6 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(config.app, name="config")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")

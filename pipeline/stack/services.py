@@ -195,10 +195,13 @@ class KafkaService:
     def health(self) -> Health:
         if not port_open(self.cfg.host, self.cfg.kafka_port):
             return Health(False, "port closed")
-        from confluent_kafka.admin import AdminClient
+        from pipeline.kafka import clients
+        from pipeline.kafka.config import KafkaConnection
 
-        admin = AdminClient(
-            {"bootstrap.servers": self.cfg.bootstrap_servers, "socket.timeout.ms": 2000}
+        # the local stack's own broker (plaintext), whatever the settings' profile
+        admin = clients.admin(
+            KafkaConnection(bootstrap_servers=self.cfg.bootstrap_servers),
+            {"socket.timeout.ms": 2000},
         )
         try:
             md = admin.list_topics(timeout=3)
