@@ -80,6 +80,9 @@ def main() -> None:
         sys.exit(EXIT_UNUSABLE)
     except (KeyboardInterrupt, SystemExit):
         raise
+    except UnicodeDecodeError:
+        err.print("error: a file given is not UTF-8 text", markup=False, highlight=False)
+        sys.exit(EXIT_UNUSABLE)
     except RecursionError:
         err.print("error: input nested too deeply", markup=False, highlight=False)
         sys.exit(EXIT_UNUSABLE)
