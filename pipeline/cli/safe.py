@@ -16,8 +16,9 @@ its type only, never its text, which may quote input).
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
+
+from pipeline.events.jsonform import input_key
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,6 +46,4 @@ def clean(text: object, limit: int = MAX_PRINTED) -> str:
     return "".join(ch if _printable(ch) else "?" for ch in s)
 
 
-def key_ref(key: str) -> str:
-    """How an input's field name is shown: ``#`` and 8 hex digits of its SHA-256."""
-    return "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+key_ref = input_key  # how a field name taken from the input is shown

@@ -89,7 +89,10 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def generate(out_dir: Path) -> tuple[Path, Path]:
     """Write a new key pair into ``out_dir``; return (private path, public path)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {out_dir} as the key directory: {exc.strerror}") from None
     signer = Signer.generate()
     private_path = out_dir / f"{signer.key_id}.key.pem"
     public_path = out_dir / f"{signer.key_id}.pub.pem"

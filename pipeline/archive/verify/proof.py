@@ -91,7 +91,8 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> list[str]:
     Every field a caller may show is bound: ``event_id`` to the leaf, ``topic``, ``partition``,
     ``offset`` and ``object_key`` to the signed manifest (and the index), the leaf to the root."""
     try:
-        if proof.get("version") != 1 or proof.get("kind") != "inclusion-proof":
+        version = proof.get("version")
+        if type(version) is not int or version != 1 or proof.get("kind") != "inclusion-proof":
             return ["not a version 1 inclusion proof"]
         manifest_text = proof["manifest"]
         if not isinstance(manifest_text, str) or not isinstance(proof["path"], list):
