@@ -149,7 +149,8 @@ def import_(
     typer.echo(
         f"imported {result.events:,} events ({size:,} bytes of JSON) as offsets "
         f"{result.first_offset}..{result.last_offset} in {result.batches} batches, "
-        f"{result.checkpoints} checkpoints, signed by key {signer.key_id}"
+        f"{result.checkpoints} checkpoints, signed by key {signer.key_id}; skipped "
+        f"{result.duplicates:,} duplicates (event_id already archived or earlier in the file)"
     )
 
 
