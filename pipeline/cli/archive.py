@@ -9,6 +9,7 @@ them. Everything printed that came from an archive or a proof goes through ``saf
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -38,8 +39,9 @@ from pipeline.archive.verify.proof import verify_proof as check_proof
 from pipeline.archive.verify.verify import verify as verify_archive
 from pipeline.archive.write.importer import import_jsonl
 from pipeline.cli.safe import EXIT_FAILED, EXIT_UNUSABLE, clean
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.events.jsonform import parse_ts
+from pipeline.scrub.keys import parse_keys
 from pipeline.settings import load_settings
 
 keys_app = typer.Typer(help="Ed25519 archive signing keys.", no_args_is_help=True)
@@ -112,6 +114,32 @@ def generate(
     private, public = keys_mod.generate(out)
     typer.echo(f"private key: {private}")
     typer.echo(f"public key:  {public}")
+
+
+@keys_app.command("generate-hmac")
+def generate_hmac(
+    out: Path | None = typer.Option(
+        None, "--out", help="write a scrub key file here (mode 0600); default: print the key"
+    ),
+    version: str = typer.Option("k1", "--version", help="the key's version name"),
+) -> None:
+    """Generate a pseudonym (HMAC) key: 32 random bytes, as a key file or for AUDITPIPE_HMAC_KEY."""
+    key = secrets.token_bytes(32)
+    text = f"# auditpipe scrub keys (pipeline/scrub/keys.py)\nactive = {version}\n"
+    text += f"{version} = hex:{key.hex()}\n"
+    parse_keys(text, "<generated>")  # the version name is valid and the key passes the checks
+    if out is None:
+        typer.echo(key.hex())
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{out} exists; not overwriting a key") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create {out}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    typer.echo(f"scrub key file: {out} (pass it as --keys or AUDITPIPE_HMAC_KEY_FILE)")
 
 
 @archive_app.command("import")

@@ -74,7 +74,7 @@ def run_lines(transform: Transform, source: BinaryIO, sink: BinaryIO) -> tuple[i
 
 def unusable(exc: ConfigError | RuleError) -> typer.Exit:
     """Report a start-up error and return the exit to raise."""
-    console.print(f"error: {clean(exc)}", highlight=False, markup=False)
+    console.print(f"error: {clean(exc)}", highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(EXIT_UNUSABLE)
 
 
