@@ -1,5 +1,12 @@
 """YAML rule and policy files: loading with line numbers of their keys, so errors say where
-(detection rules, the scrub policy, routing, retention classes)."""
+(detection rules, the scrub policy, routing, retention classes).
+
+Loading is strict (issue 16), so a file means exactly one thing: a key given twice in one
+mapping is an error (``actor.id: pseudonymize`` then ``actor.id: keep`` must not quietly keep
+the second), aliases (``*name``) and merge keys (``<<``) are refused (no alias bombs, no
+recursive documents, no hidden overrides), nesting is bounded, and a file that is not UTF-8 gets
+a clear error. ``index_documents`` applies these rules to every caller that indexes its text.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,101 @@ import yaml
 from pipeline.errors import RuleError
 
 Path = tuple[str | int, ...]
+
+MAX_DEPTH = 64  # nesting of mappings and sequences
+# libyaml when present: the pure-Python scanner is quadratic in flow nesting ("[[[[…")
+_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
+
+
+class StrictYAMLError(yaml.MarkedYAMLError):
+    """The file breaks one of the strict rules (a yaml.YAMLError, with the line)."""
+
+
+def _strict_error(problem: str, node: yaml.Node) -> StrictYAMLError:
+    return StrictYAMLError(problem=problem, problem_mark=node.start_mark)
+
+
+def check_strict(root: yaml.Node) -> None:
+    """Refuse what a composed document must not hold: a node reached twice (an alias: a bomb
+    or a recursive document), a merge key, a duplicate key, nesting over MAX_DEPTH levels.
+    Iterative, and it stops at the first shared node, so it is linear in the text."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            raise _strict_error(
+                "aliases (*name) are not allowed: write the value out (the anchored value "
+                f"starts on line {node.start_mark.line + 1})",
+                node,
+            )
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _strict_error(f"nested deeper than {MAX_DEPTH} levels", node)
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":
+                    raise _strict_error("merge keys (<<) are not allowed: write the keys out", key)
+                if not isinstance(key, yaml.ScalarNode):
+                    raise _strict_error("a mapping key must be a plain value", key)
+                ident = (key.tag, key.value)
+                if ident in keys:
+                    raise _strict_error(
+                        f"duplicate key {key.value[:60]!r} (first on line {keys[ident]}): "
+                        "a key may appear once in a mapping",
+                        key,
+                    )
+                keys[ident] = key.start_mark.line + 1
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+
+
+def compose_all(text: str) -> list[yaml.Node]:
+    """Every document of ``text`` as checked nodes (yaml.YAMLError on any strict rule)."""
+    try:
+        nodes = [n for n in yaml.compose_all(text, Loader=_LOADER) if n is not None]
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    for node in nodes:
+        check_strict(node)
+    return nodes
+
+
+def read_text(path: pathlib.Path, what: str) -> str:
+    """The UTF-8 text of ``path``; RuleError naming the file otherwise (missing, a directory,
+    unreadable, not UTF-8)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RuleError(f"{what} not found", file=path) from None
+    except IsADirectoryError:
+        raise RuleError(f"{what} is a directory, not a file", file=path) from None
+    except OSError as exc:
+        raise RuleError(f"cannot read {what}: {exc.strerror}", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RuleError(
+            f"{what} is not UTF-8 text (byte {exc.start})", file=path, line=line
+        ) from None
+
+
+def safe_load(text: str) -> Any:
+    """One YAML document under the strict rules (yaml.YAMLError otherwise)."""
+    compose_all(text)
+    return yaml.safe_load(text)
+
+
+def safe_load_all(text: str) -> list[Any]:
+    """Every YAML document of ``text`` under the strict rules (yaml.YAMLError otherwise)."""
+    compose_all(text)
+    return list(yaml.safe_load_all(text))
 
 
 class LineIndex:
@@ -70,12 +172,11 @@ def _walk(node: yaml.Node, path: Path, out: dict[Path, int], values: dict[Path, 
 def index_documents(text: str) -> list[LineIndex]:
     """One LineIndex per document of ``text`` (raises yaml.YAMLError like safe_load_all)."""
     out = []
-    for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+    for node in compose_all(text):  # strict: nodes form a tree, so the walk is linear
         lines: dict[Path, int] = {}
         values: dict[Path, str] = {}
-        if node is not None:
-            _walk(node, (), lines, values)
-            out.append(LineIndex(node.start_mark.line + 1, lines, values))
+        _walk(node, (), lines, values)
+        out.append(LineIndex(node.start_mark.line + 1, lines, values))
     return out
 
 
@@ -84,13 +185,10 @@ def load_mapping(path: pathlib.Path, what: str, keys: str) -> tuple[dict[str, An
 
     ``what`` names the file in errors ("routing file"), ``keys`` its expected top-level keys.
     """
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise RuleError(f"{what} not found", file=path) from None
+    text = read_text(path, what)
     try:
         docs = index_documents(text)
-        doc = yaml.safe_load(text)
+        doc = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

@@ -1,16 +1,18 @@
 """`auditpipe keys`, `archive import`, `verify`, `prove`, `verify-proof`: the offline archive.
 
 ``verify`` prints one line per problem and a summary, and exits 0 only when everything holds
-(1 when a problem was found). Archives are addressed as ``file:///DIR`` here; S3 regions come
-with the streaming archiver.
+(1 when a problem was found, 2 when it cannot run: a missing archive, bad options or keys).
+Archives are addressed as ``file:///DIR`` or ``s3://BUCKET/PREFIX``; the readers never create
+them. Everything printed that came from an archive or a proof goes through ``safe.clean``.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,10 @@ from pipeline.archive.verify.proof import prove as prove_event
 from pipeline.archive.verify.proof import verify_proof as check_proof
 from pipeline.archive.verify.verify import verify as verify_archive
 from pipeline.archive.write.importer import import_jsonl
+from pipeline.cli.safe import EXIT_FAILED, EXIT_UNUSABLE, clean
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.events.jsonform import parse_ts
+from pipeline.scrub.keys import parse_keys
 from pipeline.settings import load_settings
 
 keys_app = typer.Typer(help="Ed25519 archive signing keys.", no_args_is_help=True)
@@ -74,7 +79,31 @@ def _keyring(public_key: Path | None, keyring: Path | None) -> Keyring:
 
 
 def _time(value: str | None, name: str) -> datetime | None:
-    return parse_ts(value, name) if value else None
+    if value is None:
+        return None
+    try:
+        return parse_ts(value, name)
+    except PipelineError:
+        raise typer.BadParameter(
+            "not an RFC 3339 time with a UTC offset", param_hint=name
+        ) from None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _max_age(value: str | None) -> timedelta | None:
+    """``--max-age``: ``auto`` (None), ``off`` (no limit) or a duration like 90s, 15m, 2h, 1d."""
+    if value is None or value == "auto":
+        return None
+    if value == "off":
+        return timedelta.max
+    number, unit = value[:-1], value[-1:]
+    if unit not in _UNITS or not (number.isascii() and number.isdigit()) or int(number) == 0:
+        raise typer.BadParameter(
+            "give auto, off, or a duration such as 90s, 15m, 2h, 1d", param_hint="--max-age"
+        )
+    return timedelta(seconds=int(number) * _UNITS[unit])
 
 
 @keys_app.command("generate")
@@ -85,6 +114,32 @@ def generate(
     private, public = keys_mod.generate(out)
     typer.echo(f"private key: {private}")
     typer.echo(f"public key:  {public}")
+
+
+@keys_app.command("generate-hmac")
+def generate_hmac(
+    out: Path | None = typer.Option(
+        None, "--out", help="write a scrub key file here (mode 0600); default: print the key"
+    ),
+    version: str = typer.Option("k1", "--version", help="the key's version name"),
+) -> None:
+    """Generate a pseudonym (HMAC) key: 32 random bytes, as a key file or for AUDITPIPE_HMAC_KEY."""
+    key = secrets.token_bytes(32)
+    text = f"# auditpipe scrub keys (pipeline/scrub/keys.py)\nactive = {version}\n"
+    text += f"{version} = hex:{key.hex()}\n"
+    parse_keys(text, "<generated>")  # the version name is valid and the key passes the checks
+    if out is None:
+        typer.echo(key.hex())
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{out} exists; not overwriting a key") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create {out}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    typer.echo(f"scrub key file: {out} (pass it as --keys or AUDITPIPE_HMAC_KEY_FILE)")
 
 
 @archive_app.command("import")
@@ -122,7 +177,8 @@ def import_(
     typer.echo(
         f"imported {result.events:,} events ({size:,} bytes of JSON) as offsets "
         f"{result.first_offset}..{result.last_offset} in {result.batches} batches, "
-        f"{result.checkpoints} checkpoints, signed by key {signer.key_id}"
+        f"{result.checkpoints} checkpoints, signed by key {signer.key_id}; skipped "
+        f"{result.duplicates:,} duplicates (event_id already archived or earlier in the file)"
     )
 
 
@@ -150,20 +206,41 @@ def verify(
     compare_region: str | None = typer.Option(
         None, "--compare-region", help="S3 region of the --compare archive"
     ),
+    max_age: str | None = typer.Option(
+        None,
+        "--max-age",
+        help="fail if a topic's latest checkpoint is older (90s, 15m, 2h, 1d; 'off'). Default "
+        "'auto': 5 heartbeats of a streaming archive, at least 10 minutes; none for imports",
+    ),
 ) -> None:
-    """Check signatures, hashes, Merkle roots, chains, offset coverage and checkpoints."""
+    """Check signatures, hashes, Merkle roots, chains, offset coverage, checkpoints, freshness.
+
+    Exit 0: everything holds; 1: problems found; 2: cannot run (missing archive, bad option)."""
+    start, end = _time(from_, "--from"), _time(to, "--to")
+    if start is not None and end is not None and start > end:
+        raise typer.BadParameter("--from is after --to", param_hint="--from")
+    age = _max_age(max_age)
     ring = _keyring(public_key, keyring)
     settings = load_settings()
     if any(url is not None and url.startswith("s3://") for url in (source, compare)):
         # the regions' endpoints name the region of a bucket even with --endpoint-url
         settings.require("s3_endpoints", "s3_credentials", what="auditpipe verify")
-    sources = [(source, open_url(source, settings, endpoint_url=endpoint_url, region=region))]
+    sources = [
+        (
+            source,
+            open_url(source, settings, endpoint_url=endpoint_url, region=region, create=False),
+        )
+    ]
     if compare is not None:
         sources.append(
             (
                 compare,
                 open_url(
-                    compare, settings, endpoint_url=compare_endpoint_url, region=compare_region
+                    compare,
+                    settings,
+                    endpoint_url=compare_endpoint_url,
+                    region=compare_region,
+                    create=False,
                 ),
             )
         )
@@ -174,22 +251,23 @@ def verify(
             report = verify_archive(
                 store,
                 ring,
-                start=_time(from_, "--from"),
-                end=_time(to, "--to"),
+                start=start,
+                end=end,
                 deep=deep,
                 jobs=jobs or os.cpu_count() or 1,
                 progress=_updater(bar, task),
+                max_age=age,
             )
-        label = f"{url}: " if compare is not None else ""
+        label = f"{clean(url)}: " if compare is not None else ""
         for problem in report.problems:
-            typer.echo(f"{label}{problem}")
+            typer.echo(f"{label}{clean(problem)}")
         verdict = "OK" if report.ok else f"FAILED: {len(report.problems)} problems"
-        typer.echo(f"{label}{verdict}; {report.summary}")
+        typer.echo(f"{label}{verdict}; {clean(report.summary)}")
         failed = failed or not report.ok
     if compare is not None:
         result = compare_archives(Side(source, sources[0][1]), Side(compare, sources[1][1]))
         for problem in result.problems:
-            typer.echo(str(problem))
+            typer.echo(clean(problem))
         verdict = "same events" if result.ok else f"FAILED: {len(result.problems)} differences"
         typer.echo(
             f"compare: {verdict}; {result.partitions} partitions, "
@@ -197,7 +275,7 @@ def verify(
         )
         failed = failed or not result.ok
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def prove(
@@ -209,10 +287,12 @@ def prove(
     out: Path | None = typer.Option(None, "--out", help="write the proof here (default stdout)"),
 ) -> None:
     """Print a JSON inclusion proof of one event (exit 1 if it is not archived)."""
-    proof = prove_event(open_url(source, load_settings()), event_id, topic)
+    proof = prove_event(open_url(source, load_settings(), create=False), event_id, topic)
     if proof is None:
-        console.print(f"[red]event {event_id} is not in the archive[/]")
-        raise typer.Exit(1)
+        console.print(
+            f"event {clean(event_id, 200)} is not in the archive", markup=False, highlight=False
+        )
+        raise typer.Exit(EXIT_FAILED)
     data = orjson.dumps(proof, option=orjson.OPT_INDENT_2) + b"\n"
     if out is None:
         sys.stdout.write(data.decode())
@@ -225,19 +305,24 @@ def verify_proof(
     public_key: Path | None = PublicKeyOption,
     keyring: Path | None = KeyringOption,
 ) -> None:
-    """Check an inclusion proof offline; exit 0 only if it holds."""
+    """Check an inclusion proof offline; exit 0 only if it holds (1: it does not; 2: unusable).
+
+    Every field of the OK line is bound to the signed manifest or the leaf."""
     ring = _keyring(public_key, keyring)
     try:
         proof: Any = orjson.loads(proof_file.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{proof_file}: not JSON: {exc}") from None
+    except orjson.JSONDecodeError:
+        console.print("error: the proof is not JSON (UTF-8)", markup=False, highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE) from None
     problems = check_proof(proof, ring) if isinstance(proof, dict) else ["not a JSON object"]
     for p in problems:
-        typer.echo(f"problem: {p}")
+        typer.echo(f"problem: {clean(p)}")
     if problems:
         typer.echo("FAILED")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     typer.echo(
-        f"OK: event {proof['event_id']} is {proof['topic']}/{proof['partition']} offset "
-        f"{proof['offset']} of the signed batch {proof['object_key']}"
+        clean(
+            f"OK: event {proof['event_id']} is {proof['topic']}/{proof['partition']} offset "
+            f"{proof['offset']} of the signed batch {proof['object_key']}"
+        )
     )

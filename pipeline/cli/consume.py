@@ -9,7 +9,9 @@ import uuid
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from pipeline.cli.safe import clean
 from pipeline.errors import DeserializationError
 from pipeline.events import jsonform
 from pipeline.events.serde import GenericAvroDecoder, registry_client
@@ -56,7 +58,7 @@ def consume(
                 continue
             err = msg.error()
             if err is not None:
-                console.print(f"[red]kafka error:[/] {err}")
+                console.print(f"[red]kafka error:[/] {escape(clean(err))}")
                 continue
             last = time.monotonic()
             value = msg.value()

@@ -3,7 +3,9 @@ schema's JSON form on stdin, one output line per valid input line on stdout, in 
 
 A line that is not a valid event, or that the transform fails on, is reported on stderr with
 its number and the reason — never its content, nor an exception's text (it may quote the
-value) — and skipped; processing goes on. Exit status: 0 when every line was processed, 3 when
+value); a key from the input shows as ``#`` and a short hash of it (``jsonform.input_key``),
+and control characters never reach the terminal (``safe.clean``) — and skipped; processing
+goes on. Exit status: 0 when every line was processed, 3 when
 some were rejected, 2 when the command cannot start (bad policy, catalog or keys).
 """
 
@@ -16,6 +18,7 @@ from typing import Any, BinaryIO
 import typer
 from rich.console import Console
 
+from pipeline.cli.safe import clean
 from pipeline.errors import ConfigError, InvalidEventError, RuleError
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
@@ -60,7 +63,10 @@ def run_lines(transform: Transform, source: BinaryIO, sink: BinaryIO) -> tuple[i
             continue
         rejected += 1
         console.print(
-            f"line {lineno}: rejected: {reason}", highlight=False, markup=False, soft_wrap=True
+            f"line {lineno}: rejected: {clean(reason)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
     sink.flush()
     return done, rejected
@@ -68,7 +74,7 @@ def run_lines(transform: Transform, source: BinaryIO, sink: BinaryIO) -> tuple[i
 
 def unusable(exc: ConfigError | RuleError) -> typer.Exit:
     """Report a start-up error and return the exit to raise."""
-    console.print(f"[red]error:[/] {exc}", highlight=False)
+    console.print(f"error: {clean(exc)}", highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(EXIT_UNUSABLE)
 
 

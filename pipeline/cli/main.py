@@ -29,6 +29,7 @@ from pipeline.cli import (
     topics,
     validate,
 )
+from pipeline.cli.safe import EXIT_INTERNAL, EXIT_UNUSABLE, clean
 from pipeline.errors import PipelineError
 
 app = typer.Typer(
@@ -69,13 +70,30 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console script: run the app, turning our own errors into one clear line and exit 2."""
+    """Console script: run the app, turning our own errors into one clear line and exit 2, and
+    anything unexpected into one line naming only its type and exit 4 (never a traceback: its
+    text may quote hostile input). Exit codes: see ``pipeline.cli.safe``."""
     plog.configure("WARNING")
+    err = Console(stderr=True)
     try:
         app()
     except PipelineError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        err.print(f"error: {clean(exc)}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_UNUSABLE)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except UnicodeDecodeError:
+        err.print("error: a file given is not UTF-8 text", markup=False, highlight=False)
+        sys.exit(EXIT_UNUSABLE)
+    except RecursionError:
+        err.print("error: input nested too deeply", markup=False, highlight=False)
+        sys.exit(EXIT_UNUSABLE)
+    except MemoryError:
+        err.print("error: input too large for memory", markup=False, highlight=False)
+        sys.exit(EXIT_UNUSABLE)
+    except Exception as exc:  # the last line of defence: no traceback for any input
+        err.print(f"internal error: {type(exc).__name__}", markup=False, highlight=False)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

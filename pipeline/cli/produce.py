@@ -12,8 +12,10 @@ from typing import Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.cli.safe import clean
 from pipeline.errors import InvalidEventError
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
@@ -92,7 +94,7 @@ def produce(
                 if from_file is None:
                     raise
                 invalid += 1
-                console.print(f"[red]line {lineno}:[/] {exc}", highlight=False)
+                console.print(f"[red]line {lineno}:[/] {escape(clean(exc))}", highlight=False)
                 continue
             n += 1
             if n % 1000 == 0:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.archive.lifecycle.retention import load_retention
+from pipeline.cli.safe import clean
 from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
@@ -88,6 +90,8 @@ def validate(
             )
         except PipelineError as exc:
             failed += 1
-            console.print(f"[red]FAIL[/] {name}: {exc}", highlight=False, soft_wrap=True)
+            console.print(
+                f"[red]FAIL[/] {name}: {escape(clean(exc))}", highlight=False, soft_wrap=True
+            )
     if failed:
         raise typer.Exit(1)

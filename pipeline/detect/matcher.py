@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import re2  # type: ignore[import-untyped]
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -115,15 +116,37 @@ def _string_test(value: SigmaString) -> ValueTest:
             return lambda v: (t := _text(v)) is not None and norm(t).startswith(needle)
         if parts == [multi, plain[0]]:
             return lambda v: (t := _text(v)) is not None and norm(t).endswith(needle)
-    pattern = re.compile(str(value.to_regex().regexp), 0 if cased else re.IGNORECASE | re.DOTALL)
+    # wildcards on RE2 too: ``*a*a*a*b`` would backtrack polynomially in Python's re
+    options = re2.Options()
+    options.log_errors = False
+    prefix = "(?s)" if cased else "(?is)"
+    pattern = re2.compile(prefix + str(value.to_regex().regexp), options)
     return lambda v: (t := _text(v)) is not None and pattern.fullmatch(t) is not None
 
 
+_RE2_FLAGS = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
+
+
 def _regex_test(value: SigmaRegularExpression) -> ValueTest:
-    flags = 0
-    for flag in value.flags:
-        flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
-    pattern = re.compile(str(value.regexp), flags)
+    """``|re`` on RE2: linear in the text whatever the pattern (``(a+)+$`` cannot backtrack);
+    a pattern RE2 cannot run (backreferences, lookaround) is a rule error saying so."""
+    inline = "".join(
+        sorted({_RE2_FLAGS[SigmaRegularExpression.sigma_to_python_flags[f]] for f in value.flags})
+    )
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        pattern = re2.compile((f"(?{inline})" if inline else "") + str(value.regexp), options)
+    except re2.error as exc:
+        reason = (
+            exc.args[0].decode(errors="replace")
+            if exc.args and isinstance(exc.args[0], bytes)
+            else str(exc)
+        )
+        raise UnsupportedError(
+            f"|re: RE2 cannot run this pattern ({reason}); rules run on RE2 so matching stays "
+            "linear in the event's size: rewrite it without backreferences or lookaround"
+        ) from None
     return lambda v: (t := _text(v)) is not None and pattern.search(t) is not None
 
 

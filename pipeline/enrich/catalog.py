@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import RuleError
+from pipeline.yamlfiles import compose_all, read_text
 
 Classification = Literal["public", "internal", "confidential", "restricted"]
 
@@ -34,12 +35,10 @@ class ServiceCatalog(BaseModel):
 
 def load_catalog(path: Path) -> ServiceCatalog:
     """Parse and validate the catalog; an error names the file and line."""
+    text = read_text(path, "service catalog")
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise RuleError("service catalog not found", file=path) from None
-    try:
-        node = yaml.compose(text)
+        nodes = compose_all(text)  # strict: no duplicate keys, no aliases (issue 16)
+        node = nodes[0] if nodes else None
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

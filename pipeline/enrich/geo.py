@@ -44,7 +44,10 @@ class MmdbLookup:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise ConfigError(f"geo database {path} not found")
-        self._reader: Any = maxminddb.open_database(str(path))
+        try:
+            self._reader: Any = maxminddb.open_database(str(path))
+        except (maxminddb.InvalidDatabaseError, OSError, ValueError):
+            raise ConfigError(f"geo database {path} is not a MaxMind DB (.mmdb) file") from None
 
     def country(self, ip: str) -> str | None:
         try:

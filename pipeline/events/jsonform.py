@@ -14,6 +14,7 @@ follows any schema in ``schemas/``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,11 +29,25 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 def format_ts(value: datetime) -> str:
-    """RFC 3339 in UTC with microseconds and a ``Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with microseconds and a ``Z`` (the year always four digits: strftime
+    writes year 1 as ``1``, which no RFC 3339 parser reads back)."""
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}Z"
+    )
+
+
+def input_key(key: str) -> str:
+    """How an error names a key taken from the input (a map key, an unknown field): ``#`` and
+    8 hex digits of its SHA-256, never the key itself (it may be an email address or a secret).
+    The producer finds it with the same hash of their own keys."""
+    return "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def parse_ts(value: str, path: str) -> datetime:
+    if not isinstance(value, str):  # callers may hand over unvalidated JSON (detect, route)
+        raise InvalidEventError(f"{path}: expected an RFC 3339 string, got {_describe(value)}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -44,7 +59,10 @@ def parse_ts(value: str, path: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise InvalidEventError(f"{path}: timestamp has no UTC offset; add 'Z'")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last representable time
+        raise InvalidEventError(f"{path}: timestamp out of range in UTC") from None
 
 
 def _type_name(schema: Any) -> str:
@@ -140,7 +158,7 @@ def from_json_value(schema: Any, value: Any, path: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidEventError(f"{path}: map keys must be strings")
-            out[k] = from_json_value(schema["values"], v, f"{path}.{k}")
+            out[k] = from_json_value(schema["values"], v, f"{path}[{input_key(k)}]")
         return out
     if kind == "bytes":
         if isinstance(value, bytes):
@@ -158,8 +176,10 @@ def _record_from_json(schema: dict[str, Any], value: Any, path: str) -> dict[str
     known = {f["name"] for f in schema["fields"]}
     unknown = sorted(set(value) - known)
     if unknown:
-        where = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise InvalidEventError(f"{where}: unknown field (not in schema {schema['name']})")
+        where = f"{path}.{input_key(unknown[0])}" if path else input_key(unknown[0])
+        raise InvalidEventError(
+            f"{where}: unknown field (not in schema {schema['name']}; the key's SHA-256 prefix)"
+        )
     out: dict[str, Any] = {}
     for field in schema["fields"]:
         name = field["name"]

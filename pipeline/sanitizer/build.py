@@ -7,7 +7,7 @@ import re
 from pipeline.errors import ConfigError
 from pipeline.sanitizer.processor import Transform
 from pipeline.scrub.config import load_policy
-from pipeline.scrub.keys import ScrubKeys, load_keys_from_file
+from pipeline.scrub.keys import ScrubKeys, check_key_strength, load_keys_from_file
 from pipeline.scrub.scrubber import Scrubber
 from pipeline.settings import Settings
 
@@ -21,6 +21,7 @@ def scrub_keys(settings: Settings) -> ScrubKeys:
     if settings.hmac_key is not None:
         text = settings.hmac_key.get_secret_value().strip()
         key = bytes.fromhex(text) if _HEX.match(text) else text.encode()
+        check_key_strength(key, "AUDITPIPE_HMAC_KEY")
         return ScrubKeys({settings.hmac_key_version: key}, settings.hmac_key_version)
     raise ConfigError(
         "no pseudonym key: set AUDITPIPE_HMAC_KEY to at least 64 hex characters (e.g. from "

@@ -11,6 +11,11 @@ Key file format (UTF-8 text, one entry per line, ``#`` starts a comment)::
 A version is 1-16 of ``a-z 0-9 _ -``; a key is at least 32 bytes, written ``hex:`` or
 ``base64:``. ``active`` names the version new pseudonyms use; the others stay so old ones can
 still be recognised. The file must not be readable by other users (mode 0600 or 0640).
+
+A key read from a file or the environment must also look random (``check_key_strength``):
+constant or repeated bytes, a short pattern repeated, a counting sequence, or bytes that are
+all printable text (a passphrase, a dictionary word) are refused, with how to make a good one:
+``auditpipe keys generate-hmac``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import re
 import stat
 from collections.abc import Mapping
@@ -67,6 +73,39 @@ def dev_keys() -> ScrubKeys:
     return ScrubKeys({DEV_KEY_VERSION: hashlib.sha256(_DEV_LABEL).digest()}, DEV_KEY_VERSION)
 
 
+GENERATE_HINT = (
+    "make one with `auditpipe keys generate-hmac --out FILE` (32 random bytes, mode 0600), "
+    "or `python -c 'import secrets; print(secrets.token_hex(32))'`"
+)
+MIN_DISTINCT = 16  # distinct byte values (32 random bytes have about 28)
+MAX_KEY_BYTES = 1024
+
+
+def _weakness(key: bytes) -> str | None:
+    """Why ``key`` cannot be random bytes, or None. Each rule refuses a random 32-byte key with
+    probability under 1e-9."""
+    n = len(key)
+    if n > MAX_KEY_BYTES:
+        return f"it is {n} bytes, more than {MAX_KEY_BYTES}"
+    for period in range(1, n // 2 + 1):
+        if key[period:] == key[:-period]:
+            return f"it repeats a {period}-byte pattern"
+    if len(set(key)) < MIN_DISTINCT:
+        return f"it has only {len(set(key))} distinct byte values"
+    if n > 1 and len({(b - a) % 256 for a, b in itertools.pairwise(key)}) < MIN_DISTINCT:
+        return "it is a counting sequence"
+    if all(0x20 <= b < 0x7F for b in key):
+        return "it is printable text (a passphrase or word), not random bytes"
+    return None
+
+
+def check_key_strength(key: bytes, where: str) -> None:
+    """ConfigError when ``key`` looks weak (see the module docstring)."""
+    why = _weakness(key)
+    if why is not None:
+        raise ConfigError(f"{where}: the key is weak: {why}; {GENERATE_HINT}")
+
+
 def _decode(value: str, where: str) -> bytes:
     kind, sep, data = value.partition(":")
     try:
@@ -98,6 +137,7 @@ def parse_keys(text: str, source: str = "<keys>") -> ScrubKeys:
             if not _VERSION.fullmatch(name):
                 raise ConfigError(f"{where}: bad key version name (1-16 of a-z 0-9 _ -)")
             keys[name] = _decode(value, where)
+            check_key_strength(keys[name], f"{where}: key {name}")
     if active is None:
         raise ConfigError(f"{source}: no 'active = <version>' line")
     return ScrubKeys(keys, active)

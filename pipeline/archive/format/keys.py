@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +53,21 @@ class Signer:
 
 
 def load_private_key(path: Path) -> Signer:
+    """The signing key in ``path``; refused when other users may read or write the file (the
+    same rule as scrub key files: mode 0600 or 0640)."""
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        mode = path.stat().st_mode
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"signing key {path} not found") from None
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an unencrypted PEM private key: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read signing key {path}: {exc.strerror}") from None
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(f"signing key {path} is readable or writable by others; chmod 600 it")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{path}: not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{path}: not an Ed25519 private key")
     return Signer.from_private(key)
@@ -68,8 +78,10 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
         key = serialization.load_pem_public_key(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError(f"public key {path} not found") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not a PEM public key: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read public key {path}: {exc.strerror}") from None
+    except ValueError:
+        raise ConfigError(f"{path}: not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"{path}: not an Ed25519 public key")
     return key
@@ -77,7 +89,10 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def generate(out_dir: Path) -> tuple[Path, Path]:
     """Write a new key pair into ``out_dir``; return (private path, public path)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot use {out_dir} as the key directory: {exc.strerror}") from None
     signer = Signer.generate()
     private_path = out_dir / f"{signer.key_id}.key.pem"
     public_path = out_dir / f"{signer.key_id}.pub.pem"

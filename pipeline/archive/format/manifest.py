@@ -77,7 +77,11 @@ class Checkpoint(_Model):
     """Every partition's latest manifest at ``created``, chained to the previous checkpoint.
 
     Written periodically even when no events arrived, so a deleted tail of batches shows up as a
-    checkpoint naming a manifest that is gone.
+    checkpoint naming a manifest that is gone. The streaming archiver also signs its heartbeat
+    interval (``heartbeat_s``, the longest wait between two checkpoints while it runs): deleting
+    the last batches *and* the last checkpoints then shows too, as a latest checkpoint older than
+    the wall clock allows (``verify --max-age``). Offline imports carry none (the key is then
+    left out of the canonical bytes, which stay as before the field existed).
     """
 
     version: Literal[1] = 1
@@ -92,3 +96,10 @@ class Checkpoint(_Model):
     key_id: KeyId
     algorithm: Literal["Ed25519"] = "Ed25519"
     retain_until: Ts | None = None  # COMPLIANCE retain-until of the checkpoint and signature
+    heartbeat_s: Annotated[float, Field(gt=0)] | None = None
+
+    def canonical(self) -> bytes:
+        data = self.model_dump(mode="json")
+        if data["heartbeat_s"] is None:
+            del data["heartbeat_s"]
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

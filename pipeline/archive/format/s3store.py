@@ -193,13 +193,18 @@ class S3ObjectLockStore:
 
 
 def open_url(
-    url: str, settings: Settings, *, endpoint_url: str | None = None, region: str | None = None
+    url: str,
+    settings: Settings,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    create: bool = True,
 ) -> Store:
     """``file:///DIR`` or ``s3://BUCKET[/PREFIX]`` (endpoint from ``--endpoint-url``, or the
     configured endpoint of ``region``, or of the region named in the bucket's suffix)."""
     parsed = urlparse(url)
     if parsed.scheme != "s3":
-        return open_store(url)
+        return open_store(url, create=create)
     bucket, prefix = parsed.netloc, parsed.path.strip("/")
     if not bucket:
         raise ConfigError(f"{url!r} names no bucket (s3://BUCKET/PREFIX)")

@@ -190,8 +190,11 @@ class FileStore:
         return sorted(prefix + d.name + "/" for d in base.iterdir() if d.is_dir())
 
 
-def open_store(url: str) -> FileStore:
-    """A store for ``file:///DIR`` (S3 URLs come with the streaming archiver)."""
+def open_store(url: str, *, create: bool = True) -> FileStore:
+    """A store for ``file:///DIR`` (S3 URLs come with the streaming archiver).
+
+    With ``create=False`` (the readers: verify, prove) the directory must already exist: a
+    mistyped path is an error, never a new empty archive that verifies."""
     parsed = urlparse(url)
     if parsed.scheme != "file":
         raise ConfigError(f"unsupported archive URL {url!r}: this command takes file:///DIR")
@@ -200,4 +203,9 @@ def open_store(url: str) -> FileStore:
     path = unquote(parsed.path)
     if not path:
         raise ConfigError(f"{url!r} names no directory")
-    return FileStore(Path(path))
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"archive {url!r} is a file, not a directory")
+    if not create and not root.is_dir():
+        raise ConfigError(f"archive {url!r} does not exist (no such directory)")
+    return FileStore(root)

@@ -12,7 +12,10 @@ object:
   purge records say it purged them (``format.purge_records``: retention purge runs per region).
 
 It also resolves the cross-witnesses: every checkpoint of one side that names the other side's
-checkpoint (``witness``) must find that checkpoint there with the recorded SHA-256.
+checkpoint (``witness``) must find that checkpoint there with the recorded SHA-256, and the
+other side's chains must reach every partition head that witnessed checkpoint names: a region
+whose tail (batches and checkpoints after the last witnessed one) was cut shows as shorter
+than what its peer's signatures prove.
 
 Integrity of each side on its own (signatures, hashes, chains) is ``verify``'s business; this
 module reads manifests without checking their signatures, so run both.
@@ -135,8 +138,14 @@ def _compare_partition(
         )
 
 
-def _check_witnesses(side: Side, other: Side, problems: list[Problem]) -> int:
-    """Resolve ``side``'s witnesses of ``other``; the number resolved."""
+def _check_witnesses(
+    side: Side,
+    other: Side,
+    problems: list[Problem],
+    heads: dict[tuple[str, int], int] | None = None,
+) -> int:
+    """Resolve ``side``'s witnesses of ``other``; the number resolved. ``heads``: the last
+    offset ``other``'s manifests reach per (topic, partition)."""
     resolved = 0
     purged = purge_records.horizon(other.store).checkpoints
     for key in side.store.list(layout.CHECKPOINTS):
@@ -169,7 +178,35 @@ def _check_witnesses(side: Side, other: Side, problems: list[Problem]) -> int:
                     f"{other.name}: checkpoint differs from the hash {side.name} {key} witnessed",
                 )
             )
+        elif heads is not None:
+            _check_reach(other, w.checkpoint_key, data, heads, problems)
     return resolved
+
+
+def _check_reach(
+    other: Side,
+    wkey: str,
+    data: bytes,
+    heads: dict[tuple[str, int], int],
+    problems: list[Problem],
+) -> None:
+    """``other``'s chains reach every head its witnessed checkpoint ``wkey`` names."""
+    try:
+        witnessed = Checkpoint.model_validate_json(data)
+    except ValidationError:
+        problems.append(Problem(wkey, "witness", f"{other.name}: witnessed checkpoint unreadable"))
+        return
+    for p, entry in sorted(witnessed.partitions.items()):
+        reach = heads.get((witnessed.topic, int(p)), -1) if p.isdigit() else -1
+        if reach < entry.last_offset:
+            problems.append(
+                Problem(
+                    wkey,
+                    "witness",
+                    f"{other.name}: {witnessed.topic}/{p} ends at offset {reach}, shorter than "
+                    f"offset {entry.last_offset} its witnessed checkpoint proves: its tail was cut",
+                )
+            )
 
 
 @dataclass
@@ -191,6 +228,10 @@ def compare(a: Side, b: Side) -> Comparison:
     for tp in sorted(set(ma) | set(mb)):
         purged = (ha.get(tp, -1), hb.get(tp, -1))
         _compare_partition(a, b, ma.get(tp, []), mb.get(tp, []), problems, purged)
-    witnesses = _check_witnesses(a, b, problems) + _check_witnesses(b, a, problems)
+    reach_a = {tp: max(m.last_offset for m in ms) for tp, ms in ma.items() if ms}
+    reach_b = {tp: max(m.last_offset for m in ms) for tp, ms in mb.items() if ms}
+    witnesses = _check_witnesses(a, b, problems, reach_b) + _check_witnesses(
+        b, a, problems, reach_a
+    )
     unique = sorted(set(problems), key=lambda p: (p.key, p.kind, p.message))
     return Comparison(unique, len(set(ma) | set(mb)), witnesses)

@@ -79,17 +79,34 @@ def prove(store: Store, event_id: str, topic: str | None = None) -> dict[str, An
     return None
 
 
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is not an integer")
+    return value
+
+
 def verify_proof(proof: dict[str, Any], keyring: Keyring) -> list[str]:
-    """Problems with ``proof`` (empty if it proves its event is in the signed batch)."""
+    """Problems with ``proof`` (empty if it proves its event is in the signed batch).
+
+    Every field a caller may show is bound: ``event_id`` to the leaf, ``topic``, ``partition``,
+    ``offset`` and ``object_key`` to the signed manifest (and the index), the leaf to the root."""
     try:
-        manifest_bytes = str(proof["manifest"]).encode()
+        version = proof.get("version")
+        if type(version) is not int or version != 1 or proof.get("kind") != "inclusion-proof":
+            return ["not a version 1 inclusion proof"]
+        manifest_text = proof["manifest"]
+        if not isinstance(manifest_text, str) or not isinstance(proof["path"], list):
+            raise TypeError("manifest or path has the wrong type")
+        manifest_bytes = manifest_text.encode()
         signature = base64.b64decode(proof["manifest_signature"], validate=True)
         body = base64.b64decode(proof["leaf"], validate=True)
         path = [bytes.fromhex(h) for h in proof["path"]]
-        index, size = int(proof["index"]), int(proof["tree_size"])
-        event_id = str(proof["event_id"])
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        return [f"malformed proof: {exc}"]
+        index, size = _int(proof["index"], "index"), _int(proof["tree_size"], "tree_size")
+        event_id = proof["event_id"]
+        if not isinstance(event_id, str):
+            raise TypeError("event_id is not a string")
+    except (KeyError, TypeError, ValueError, binascii.Error, UnicodeError) as exc:
+        return [f"malformed proof: {type(exc).__name__}: {_short(str(exc))}"]
     try:
         manifest = Manifest.model_validate_json(manifest_bytes)
     except ValidationError:
@@ -97,7 +114,7 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> list[str]:
     problems: list[str] = []
     reason = keyring.verify(manifest.key_id, manifest_bytes, signature)
     if reason:
-        problems.append(f"manifest {manifest.object_key}: {reason}")
+        problems.append(f"manifest signature: {reason}")
     leaf = merkle.leaf_hash(body)
     if proof.get("leaf_hash") not in (None, leaf.hex()):
         problems.append("leaf_hash is not the hash of leaf")
@@ -108,11 +125,19 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> list[str]:
         problems.append("the leaf is not an audit event")
     if size != manifest.count:
         problems.append(f"tree_size {size} is not the batch's {manifest.count} events")
+    if not 0 <= index < manifest.count:
+        problems.append(f"index {index} is outside the batch")
     claims = (proof.get("topic"), proof.get("partition"), proof.get("offset"))
-    if claims != (manifest.topic, manifest.partition, manifest.first_offset + index):
+    if any(isinstance(v, bool) for v in claims) or claims != (
+        manifest.topic,
+        manifest.partition,
+        manifest.first_offset + index,
+    ):
         problems.append("topic/partition/offset do not match the manifest and index")
+    if proof.get("object_key") != manifest.object_key:
+        problems.append("object_key is not the batch the signed manifest describes")
     if not merkle.verify_inclusion(leaf, index, size, path, bytes.fromhex(manifest.merkle_root)):
-        problems.append(f"the path does not lead from the leaf to {manifest.object_key}'s root")
+        problems.append("the path does not lead from the leaf to the signed Merkle root")
     if "event" in proof and schema_sha256(raw_schema(AUDIT_EVENT)) == manifest.schema_sha256:
         try:
             if _event_json(body) != proof["event"]:
@@ -120,3 +145,8 @@ def verify_proof(proof: dict[str, Any], keyring: Keyring) -> list[str]:
         except Exception:  # fastavro raises many types on a corrupt body
             problems.append("the leaf does not decode as an audit event")
     return problems
+
+
+def _short(text: str) -> str:
+    """An exception's text, bounded (it may quote a piece of the hostile proof)."""
+    return text[:80]

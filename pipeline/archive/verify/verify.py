@@ -13,7 +13,13 @@ Checks, naming the object each problem concerns:
 * checkpoints form a chain (seq 0, 1, 2, …, each naming the previous one's key and hash), every
   manifest a checkpoint names exists with that hash, partitions never go backwards, and the latest
   checkpoint names every partition's latest manifest (so a deleted tail shows);
-* no stray objects (a batch or signature without a manifest, an unknown key).
+* no stray objects (a batch or signature without a manifest, an unknown key);
+* the archive is not empty (a wiped archive, or a mistyped location, is not "OK");
+* freshness: a topic's latest checkpoint is no older than ``max_age`` against the wall clock.
+  The streaming archiver signs a checkpoint every ``heartbeat_s`` even when idle, so deleting
+  the last batches together with the last checkpoints leaves a latest checkpoint that is too
+  old. Without an explicit ``max_age`` the limit is ``auto_max_age(heartbeat_s)`` of the latest
+  checkpoint; offline imports sign no heartbeat and get no limit unless one is given.
 
 ``deep`` additionally decodes every record with fastavro: the standard reader reads the file,
 each stored record length is exactly one record, and the signed event times are the events'.
@@ -42,7 +48,12 @@ from pipeline.archive.format.keys import Keyring
 from pipeline.archive.format.manifest import GENESIS, Manifest
 from pipeline.archive.format.ocf import OcfError, read_ocf
 from pipeline.archive.format.store import ObjectNotFoundError, Store, sha256_hex
-from pipeline.archive.verify.checkpoints import check_checkpoints, check_latest, read_checkpoints
+from pipeline.archive.verify.checkpoints import (
+    Ckpt,
+    check_checkpoints,
+    check_latest,
+    read_checkpoints,
+)
 from pipeline.archive.verify.findings import (
     Entry,
     Problem,
@@ -53,9 +64,48 @@ from pipeline.archive.verify.findings import (
 )
 from pipeline.events.jsonform import format_ts, parse_ts
 
-__all__ = ["Problem", "Report", "Summary", "check_object", "verify"]
+__all__ = ["Problem", "Report", "Summary", "auto_max_age", "check_object", "verify"]
 
 Progress = Callable[[int, int], None]
+
+# a streaming archive's default freshness bound: this many heartbeats, and never under the floor
+# (an archiver restart, a store outage retried with backoff or a rebalance delays a checkpoint)
+AUTO_HEARTBEATS = 5
+AUTO_FLOOR = timedelta(minutes=10)
+
+
+def auto_max_age(heartbeat_s: float) -> timedelta:
+    """The freshness bound ``verify`` applies to a streaming archive by default."""
+    return max(AUTO_FLOOR, timedelta(seconds=AUTO_HEARTBEATS * heartbeat_s))
+
+
+def _check_fresh(
+    topic: str, cps: list[Ckpt], max_age: timedelta | None, now: datetime, problems: list[Problem]
+) -> None:
+    if not cps:
+        return
+    latest = max(cps, key=lambda c: c.cp.seq)
+    limit = max_age
+    if limit is None and latest.cp.heartbeat_s is not None:
+        limit = auto_max_age(latest.cp.heartbeat_s)
+    if limit is None:
+        return
+    age = now - parse_ts(latest.cp.created, "created")
+    if age > limit:
+        problems.append(
+            Problem(
+                latest.key,
+                "stale",
+                f"the latest checkpoint of topic {topic} was signed {_span(age)} ago, more than "
+                f"the {_span(limit)} allowed (--max-age): the last batches and checkpoints were "
+                "deleted, or the archiver has not run since",
+            )
+        )
+
+
+def _span(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
 
 
 def _read_manifest(
@@ -246,12 +296,33 @@ def verify(
     topics: Sequence[str] | None = None,
     jobs: int = 1,
     progress: Progress | None = None,
+    max_age: timedelta | None = None,
+    now: datetime | None = None,
 ) -> Report:
-    """Check the archive in ``store``; see the module docstring for what is checked."""
+    """Check the archive in ``store``; see the module docstring for what is checked.
+
+    ``max_age`` bounds the age of each topic's latest checkpoint (None: the streaming
+    archiver's signed heartbeat decides, see ``auto_max_age``); ``now`` is the wall clock."""
     t0 = time.perf_counter()
+    if start is not None and end is not None and start > end:
+        raise ValueError("the start of the time range is after its end")
+    now = now or datetime.now(UTC)
     full = start is None and end is None
     problems: list[Problem] = []
     event_keys, ckpt_keys = _list(store, start, end, topics)
+    if (
+        not event_keys
+        and not ckpt_keys
+        and (full or next(iter(store.list(layout.CHECKPOINTS)), None) is None)
+    ):
+        problems.append(
+            Problem(
+                "/",
+                "empty",
+                "the archive holds no batches and no checkpoints: a wrong location, or a wiped "
+                "archive",
+            )
+        )
     if topics is not None:
         wanted = tuple(f"{layout.EVENTS}{t}/" for t in topics)
         event_keys = [k for k in event_keys if k.startswith(wanted)]
@@ -337,6 +408,7 @@ def verify(
         check_checkpoints(store, cps.get(topic, []), by_key, full, problems, purged)
         if end is None:
             check_latest(topic, cps.get(topic, []), entries_by_topic.get(topic, []), problems)
+            _check_fresh(topic, cps.get(topic, []), max_age, now, problems)
 
     summary = Summary(
         topics=len(entries_by_topic),

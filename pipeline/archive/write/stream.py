@@ -94,6 +94,7 @@ class ArchiverStage:
             raw_schema(AUDIT_EVENT),
             schema_text(AUDIT_EVENT),
             retention=retention,  # retain-until per batch from rules/retention.yaml
+            heartbeat_s=checkpoint_interval_s,  # signed: lets verify --max-age see a cut tail
         )
         self.witness = witness
         heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}

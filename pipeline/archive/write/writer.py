@@ -49,8 +49,10 @@ class ArchiveWriter:
         codec: str = ocf.DEFAULT_CODEC,
         clock: Clock = utcnow,
         retention: Retention | None = None,
+        heartbeat_s: float | None = None,
     ) -> None:
         self.store = store
+        self.heartbeat_s = heartbeat_s  # signed into checkpoints (streaming archiver only)
         self.retention = retention  # None: no retain-until (the store's default, if any)
         self.signer = signer
         self.schema_json = schema_json
@@ -158,6 +160,7 @@ class ArchiveWriter:
             key_id=self.signer.key_id,
             algorithm=ALGORITHM,
             retain_until=format_ts(until) if until else None,
+            heartbeat_s=self.heartbeat_s,
         )
         data = checkpoint.canonical()
         key = layout.checkpoint_key(self.topic, seq, now.astimezone(UTC).date())

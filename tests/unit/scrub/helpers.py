@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,8 @@ from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.scrub import Scrubber, ScrubKeys, ScrubPolicy, load_policy
 
 SCHEMA = parsed_schema(AUDIT_EVENT)
-KEYS = ScrubKeys({"k1": b"\x01" * 32, "k2": b"\x02" * 32}, "k1")
+# random-looking: key files with constant bytes are refused (issue 16)
+KEYS = ScrubKeys({"k1": hashlib.sha256(b"k1").digest(), "k2": hashlib.sha256(b"k2").digest()}, "k1")
 
 
 @functools.cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -11,8 +13,8 @@ from pipeline.errors import ConfigError
 from pipeline.scrub import ScrubKeys, dev_keys, load_keys_from_file, parse_keys
 from pipeline.scrub.treatments import Pseudonymizer, ip_kind, mask, redact, truncate_ip
 
-K1 = b"\x11" * 32
-K2 = b"\x22" * 32
+K1 = hashlib.sha256(b"K1").digest()  # key files refuse constant bytes (issue 16)
+K2 = hashlib.sha256(b"K2").digest()
 
 
 def test_redact_and_mask() -> None:
@@ -68,7 +70,7 @@ def test_keys_are_validated() -> None:
 
 
 def test_parse_key_file_text() -> None:
-    k2 = "base64:IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI="
+    k2 = "base64:" + base64.b64encode(K2).decode()
     text = f"# keys\nactive = k2\nk1 = hex:{K1.hex()}\nk2 = {k2}\n"
     keys = parse_keys(text)
     assert keys.active == "k2"
