@@ -46,6 +46,7 @@ from pipeline.detect.loader import load_rules
 from pipeline.detect.matcher import Predicate
 from pipeline.detect.model import RuleSet
 from pipeline.detect.partitioning import GroupBy
+from pipeline.detect.state import GroupState
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -123,38 +124,56 @@ class LowLatencyTransport(faust_kafka.Transport):
     Consumer = _Consumer
 
 
-class PartitionView(MutableMapping[str, Any]):
+class PartitionView(MutableMapping[str, GroupState]):
     """The slice of a shared table that belongs to one partition (keys prefixed ``p<N>|``, and
-    a name space per lane).
+    a name space per lane), as the engine's store of :class:`GroupState`.
 
-    Writes go to the table's store and to changelog partition N explicitly, not through faust's
-    routing by the event being processed, so a timer can expire state between events.
+    The table holds the encoded records (what its changelog holds); the view decodes a record
+    once and keeps the object while the table still holds that same record (a recovery or a
+    rebalance that replaces it is decoded again). Writes go to the table's store and to
+    changelog partition N explicitly, not through faust's routing by the event being
+    processed, so a timer can expire state between events.
     """
 
     def __init__(self, table: Any, partition: int, space: str = "") -> None:
         self._table = table
         self._partition = partition
         self._prefix = f"p{partition}|{space}"
+        self._decoded: dict[str, tuple[object, GroupState]] = {}
 
-    def __getitem__(self, key: str) -> Any:
-        value = self._table.data.get(self._prefix + key)
-        if value is None:
+    def _load(self, full: str) -> GroupState | None:
+        record = self._table.data.get(full)
+        if record is None:
+            return None
+        cached = self._decoded.get(full)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        state = GroupState.decode(record)
+        self._decoded[full] = (record, state)
+        return state
+
+    def __getitem__(self, key: str) -> GroupState:
+        state = self._load(self._prefix + key)
+        if state is None:
             raise KeyError(key)
-        return value
+        return state
 
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._table.data.get(self._prefix + key)
-        return default if value is None else value
+    def get(self, key: str, default: GroupState | None = None) -> GroupState | None:  # type: ignore[override]
+        state = self._load(self._prefix + key)
+        return default if state is None else state
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._table.data[self._prefix + key] = value
-        self._table.send_changelog(self._partition, self._prefix + key, value)
+    def __setitem__(self, key: str, value: GroupState) -> None:
+        full = self._prefix + key
+        record = value.encode()
+        self._table.data[full] = record
+        self._decoded[full] = (record, value)
+        self._table.send_changelog(self._partition, full, record)
 
     def __delitem__(self, key: str) -> None:
-        del self._table.data[self._prefix + key]
-        self._table.send_changelog(
-            self._partition, self._prefix + key, None, value_serializer="raw"
-        )
+        full = self._prefix + key
+        del self._table.data[full]
+        self._decoded.pop(full, None)
+        self._table.send_changelog(self._partition, full, None, value_serializer="raw")
 
     def __iter__(self) -> Iterator[str]:
         n = len(self._prefix)

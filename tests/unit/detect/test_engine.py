@@ -190,4 +190,4 @@ def test_old_state_expires(tmp_path: Path) -> None:
     assert len(engine.store) == 2
     engine.process(event(7200, outcome="FAILURE", actor={"id": "usr_000003"}))
     engine.expire()
-    assert [s["group"] for s in engine.store.values()] == [{"actor.id": "usr_000003"}]
+    assert [s.group for s in engine.store.values()] == [{"actor.id": "usr_000003"}]
