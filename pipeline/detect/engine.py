@@ -199,7 +199,9 @@ class Engine:
             if corr.test(seen):
                 fired = (seen, start, total)
         else:
-            done = windows.temporal_ordered(state, positions, len(corr.refs), ts, span, hit.count)
+            done = windows.temporal_ordered(
+                state, positions=positions, length=len(corr.refs), ts=ts, span=span, count=hit.count
+            )
             if done is not None:
                 fired = (len(corr.refs), done[0], done[1])
         self._save(key, state, ts)

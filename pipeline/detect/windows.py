@@ -92,7 +92,7 @@ def temporal(state: GroupState, ref: str, ts: int, span: int, count: int) -> tup
 
 
 def temporal_ordered(
-    state: GroupState, positions: list[int], length: int, ts: int, span: int, count: int
+    state: GroupState, *, positions: list[int], length: int, ts: int, span: int, count: int
 ) -> tuple[int, int] | None:
     """A match of the rule at ``positions`` of the sequence; (start, count) when complete.
 

@@ -63,8 +63,8 @@ class PartitionState:
     router: Router
     outbox: dict[str, Notification] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
-    _changed_outbox: set[str] = field(default_factory=set)
-    _changed_tickets: set[str] = field(default_factory=set)
+    _changed_outbox: set[str] = field(default_factory=set, init=False)
+    _changed_tickets: set[str] = field(default_factory=set, init=False)
 
     def put_outbox(self, key: str, note: Notification) -> None:
         self.outbox[key] = note
