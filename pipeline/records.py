@@ -14,7 +14,8 @@ from pipeline.errors import StateRecordError
 
 T = TypeVar("T")
 
-#: an encoded record: JSON types only (str, int, float, bool, None, list, dict)
+#: an encoded record: JSON types only (str, int, float, bool, None, list, dict; a tuple is an
+#: array too: records share immutable tuples instead of copying them into lists)
 Record = dict[str, object]
 
 
@@ -32,9 +33,6 @@ class Fields:
             raise StateRecordError(f"{what}: expected a JSON object, got {_kind(doc)}")
         self.doc: dict[str, object] = doc
         self.what = what
-
-    def error(self, name: str, expected: str, value: object) -> StateRecordError:
-        return StateRecordError(f"{self.what}.{name}: expected {expected}, got {_kind(value)}")
 
     def has(self, name: str) -> bool:
         return name in self.doc
@@ -113,8 +111,8 @@ def as_obj(value: object, path: str) -> dict[str, object]:
     return value
 
 
-def as_tuple(value: object, path: str, length: int) -> list[object]:
-    """A JSON array of exactly ``length`` items (a tuple in the record)."""
-    if not isinstance(value, list) or len(value) != length:
+def as_tuple(value: object, path: str, length: int) -> tuple[object, ...]:
+    """A JSON array of exactly ``length`` items (a list, or a tuple before serialization)."""
+    if not isinstance(value, list | tuple) or len(value) != length:
         raise StateRecordError(f"{path}: expected a list of {length}, got {_kind(value)}")
-    return value
+    return tuple(value)

@@ -15,8 +15,10 @@ fit). The records are the ones the detector wrote when its state was plain dicts
      "ws": µs, "cur": [totals], "hist": [[µs, [totals]]], "first": µs   # spike
      "values": {value: last seen µs}}                      # new value
 
-Nothing here knows faust: the streaming stage stores the encoded form in its table, the offline
-engine keeps the objects in a dict. Timestamps are integer microseconds since the epoch.
+An encoded record shares the state's immutable tuples (samples, matches) rather than copying
+them into lists: JSON serializes a tuple as an array. Nothing here knows faust: the streaming
+stage stores the encoded form in its table, the offline engine keeps the objects in a dict.
+Timestamps are integer microseconds since the epoch.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ def _floats(value: object, path: str) -> list[float]:
     return as_list(value, path, as_float)
 
 
-def encode_samples(samples: list[Sample]) -> list[list[str]]:
-    return [list(s) for s in samples]
+def encode_samples(samples: list[Sample]) -> list[Sample]:
+    return list(samples)  # the tuples are immutable: shared, and serialized as arrays
 
 
 @dataclass(slots=True, kw_only=True)
@@ -154,7 +156,7 @@ class TemporalWindow:
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def encode(self) -> Record:
-        return {"seen": {ref: list(v) for ref, v in self.seen.items()}}
+        return {"seen": dict(self.seen)}
 
     @classmethod
     def decode(cls, f: Fields) -> TemporalWindow:
@@ -175,7 +177,7 @@ class SequenceWindow:
     n: int = 0
 
     def encode(self) -> Record:
-        return {"seq": [[list(m) for m in pos] for pos in self.matches], "n": self.n}
+        return {"seq": [list(pos) for pos in self.matches], "n": self.n}
 
     @classmethod
     def decode(cls, f: Fields) -> SequenceWindow:

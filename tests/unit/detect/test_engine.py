@@ -173,7 +173,7 @@ def test_state_round_trips_through_json(tmp_path: Path) -> None:
     first = Engine(rules)
     out = [a for doc in events[:3] for a in first.process(doc)]
     snapshot = orjson.loads(orjson.dumps(first.snapshot()))
-    assert snapshot == first.snapshot()
+    assert snapshot == orjson.loads(orjson.dumps(Engine.restore(rules, snapshot).snapshot()))
     second = Engine.restore(rules, snapshot)
     out += second.run(events[3:])
     assert out == straight
