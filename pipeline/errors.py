@@ -79,6 +79,11 @@ class InvalidEventError(MessageError):
     """An event does not match its schema; the message names the field path and the reason."""
 
 
+class StateRecordError(DeserializationError):
+    """A state or changelog record (router groups, outbox, detector windows, ...) does not
+    decode to its type; the message names the type and the field."""
+
+
 class ProcessingError(MessageError):
     """A valid event failed in a stage."""
 

@@ -86,7 +86,7 @@ def route(
     if json_out:
         out = sys.stdout.buffer
         for note in notes:
-            out.write(orjson.dumps(note.to_json()) + b"\n")
+            out.write(orjson.dumps(note.encode()) + b"\n")
         out.flush()
         return
     collected = list(notes)

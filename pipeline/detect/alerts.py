@@ -22,16 +22,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.detect.model import RuleMeta
+from pipeline.detect.state import GroupState, Incident, Sample
 from pipeline.events.jsonform import format_ts
 from pipeline.events.jsonform import parse_ts as _parse_ts
 
 _NS = uuid.UUID("6f1c3f0e-6c5b-4a5e-9a53-2d4f0f7f6a10")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-Sample = list[str]  # [event_id, request_id, trace_id or ""]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Trigger:
     """A rule's condition held for a group at ``ts``."""
 
@@ -71,44 +71,44 @@ def merge_samples(into: list[Sample], new: list[Sample], limit: int) -> None:
             have.add(s[0])
 
 
-def on_trigger(state: dict[str, Any], trig: Trigger, policy: Policy) -> bool:
+def on_trigger(state: GroupState, trig: Trigger, policy: Policy) -> bool:
     """Open or update the group's incident; True when an alert (or update) is due."""
-    inc = state.get("inc")
-    if inc is None or trig.ts >= inc["end"]:
+    inc = state.inc
+    if inc is None or trig.ts >= inc.end:
         samples: list[Sample] = []
         merge_samples(samples, trig.samples, policy.sample_size)
-        state["inc"] = {
-            "start": trig.window_start,
-            "end": trig.window_end,
-            "count": trig.count,
-            "first": trig.first_ts,
-            "last": trig.ts,
-            "samples": samples,
-            "service": trig.service,
-            "details": dict(trig.details),
-            "rev": 0,
-            "sent": trig.count,
-            "sent_at": trig.ts,
-        }
+        state.inc = Incident(
+            start=trig.window_start,
+            end=trig.window_end,
+            count=trig.count,
+            first=trig.first_ts,
+            last=trig.ts,
+            samples=samples,
+            service=trig.service,
+            details=dict(trig.details),
+            rev=0,
+            sent=trig.count,
+            sent_at=trig.ts,
+        )
         return True
-    inc["count"] = max(inc["count"], trig.count)
-    inc["first"] = min(inc["first"], trig.first_ts)
-    inc["last"] = max(inc["last"], trig.ts)
-    inc["details"].update(trig.details)
-    merge_samples(inc["samples"], trig.samples, policy.sample_size)
-    grown = inc["count"] > inc["sent"]
-    due = inc["count"] >= inc["sent"] * policy.factor or (
-        grown and trig.ts - inc["sent_at"] >= policy.interval_us
+    inc.count = max(inc.count, trig.count)
+    inc.first = min(inc.first, trig.first_ts)
+    inc.last = max(inc.last, trig.ts)
+    inc.details.update(trig.details)
+    merge_samples(inc.samples, trig.samples, policy.sample_size)
+    grown = inc.count > inc.sent
+    due = inc.count >= inc.sent * policy.factor or (
+        grown and trig.ts - inc.sent_at >= policy.interval_us
     )
     if due:
         mark_sent(inc, trig.ts)
     return bool(due)
 
 
-def mark_sent(inc: dict[str, Any], ts: int) -> None:
-    inc["rev"] += 1
-    inc["sent"] = inc["count"]
-    inc["sent_at"] = ts
+def mark_sent(inc: Incident, ts: int) -> None:
+    inc.rev += 1
+    inc.sent = inc.count
+    inc.sent_at = ts
 
 
 def dedup_key(rule_id: str, group: dict[str, str], window_start: int) -> str:
@@ -116,34 +116,34 @@ def dedup_key(rule_id: str, group: dict[str, str], window_start: int) -> str:
     return f"{rule_id}:{hashlib.sha256(canon.encode()).hexdigest()[:32]}"
 
 
-def build_alert(meta: RuleMeta, group: dict[str, str], inc: dict[str, Any]) -> dict[str, Any]:
+def build_alert(meta: RuleMeta, group: dict[str, str], inc: Incident) -> dict[str, Any]:
     """The alert in the JSON form of schemas/alert.avsc."""
-    key = dedup_key(meta.rule_id, group, inc["start"])
-    samples: list[Sample] = inc["samples"]
+    key = dedup_key(meta.rule_id, group, inc.start)
+    samples = inc.samples
     requests = list(dict.fromkeys(s[1] for s in samples if s[1]))
     traces = list(dict.fromkeys(s[2] for s in samples if s[2]))
     alert: dict[str, Any] = {
-        "alert_id": str(uuid.uuid5(_NS, f"{key}#{inc['rev']}")),
+        "alert_id": str(uuid.uuid5(_NS, f"{key}#{inc.rev}")),
         "rule_id": meta.rule_id,
         "title": meta.title,
         "severity": meta.severity,
         # event time at which the engine raised it: deterministic in backtests
-        "ts": us_ts(inc["sent_at"]),
+        "ts": us_ts(inc.sent_at),
         "group": dict(group),
-        "count": int(inc["count"]),
-        "window_start": us_ts(inc["start"]),
-        "window_end": us_ts(inc["end"]),
-        "first_event_ts": us_ts(inc["first"]),
-        "last_event_ts": us_ts(inc["last"]),
+        "count": inc.count,
+        "window_start": us_ts(inc.start),
+        "window_end": us_ts(inc.end),
+        "first_event_ts": us_ts(inc.first),
+        "last_event_ts": us_ts(inc.last),
         "sample_event_ids": [s[0] for s in samples],
         "request_ids": requests,
         "trace_ids": traces,
         "dedup_key": key,
         "tags": list(meta.tags),
-        "details": {**inc["details"], "revision": str(inc["rev"])},
+        "details": {**inc.details, "revision": str(inc.rev)},
     }
     if meta.runbook:
         alert["runbook"] = meta.runbook
-    if inc.get("service"):
-        alert["service"] = inc["service"]
+    if inc.service:
+        alert["service"] = inc.service
     return alert

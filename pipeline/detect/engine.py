@@ -1,10 +1,10 @@
 """The detection engine: events in (JSON form), alerts out (JSON form of schemas/alert.avsc).
 
 Pure Python and synchronous, so the faust agent and ``auditpipe detect`` drive the same code.
-All state lives in ``store``, a mutable mapping from ``"<rule>\\x1f<group key>"`` to a plain
-JSON-able dict; pass a faust table to keep it in a changelog topic. Each value is written back
-after every change (faust tables persist on assignment). ``snapshot()``/``restore()`` round-trip
-the whole engine through JSON.
+All state lives in ``store``, a mutable mapping from ``"<rule>\\x1f<group key>"`` to a
+:class:`~pipeline.detect.state.GroupState`; the streaming stage passes a view that keeps the
+encoded records in a changelog-backed table. Each value is written back after every change.
+``snapshot()``/``restore()`` round-trip the whole engine through JSON.
 
 Event time: the watermark is the highest event time seen (per engine; the streaming stage runs
 one engine per partition). An event older than the watermark minus ``allowed_lateness_s`` is
@@ -24,6 +24,8 @@ from pipeline.detect.alerts import Policy, Trigger, build_alert, mark_sent, on_t
 from pipeline.detect.config import EngineConfig, timespan_seconds
 from pipeline.detect.fields import Getter, as_text, getter
 from pipeline.detect.model import CorrelationRule, DetectionRule, RuleMeta, RuleSet
+from pipeline.detect.state import GroupState, Sample
+from pipeline.records import Fields, Record
 
 SEP = "\x1f"
 US = 1_000_000
@@ -36,10 +38,11 @@ class _Hit:
 
     def __init__(
         self,
+        *,
         ts: int,
         first_ts: int,
         count: int,
-        samples: list[list[str]],
+        samples: list[Sample],
         event: dict[str, Any] | None,
         group: dict[str, str],
     ) -> None:
@@ -47,12 +50,12 @@ class _Hit:
         self.samples, self.event, self.group = samples, event, group
 
 
-def _sample(event: dict[str, Any]) -> list[str]:
-    return [
+def _sample(event: dict[str, Any]) -> Sample:
+    return (
         str(event.get("event_id", "")),
         str(event.get("request_id") or ""),
         str(event.get("trace_id") or ""),
-    ]
+    )
 
 
 class Engine:
@@ -60,11 +63,11 @@ class Engine:
         self,
         rules: RuleSet,
         config: EngineConfig | None = None,
-        store: MutableMapping[str, Any] | None = None,
+        store: MutableMapping[str, GroupState] | None = None,
     ) -> None:
         self.rules = rules
         self.config = config or EngineConfig()
-        self.store: MutableMapping[str, Any] = {} if store is None else store
+        self.store: MutableMapping[str, GroupState] = {} if store is None else store
         self.watermark = 0
         self.late = 0
         self.processed = 0
@@ -107,24 +110,24 @@ class Engine:
         factor = meta.update_factor if meta.update_factor is not None else c.update_factor
         return Policy(int(interval * US), factor, c.sample_size)
 
-    def _state(self, rule: str, group: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    def _state(self, rule: str, group: dict[str, str]) -> tuple[str, GroupState]:
         key = rule + SEP + SEP.join(group.values())
         state = self.store.get(key)
         if state is None:
-            state = {"group": group, "last": 0}
+            state = GroupState(group=group)
         return key, state
 
-    def _save(self, key: str, state: dict[str, Any], ts: int) -> None:
-        state["last"] = max(state["last"], ts)
+    def _save(self, key: str, state: GroupState, ts: int) -> None:
+        state.last = max(state.last, ts)
         self.store[key] = state
 
     def _trigger(
-        self, rule: str, key: str, state: dict[str, Any], trig: Trigger
+        self, rule: str, key: str, state: GroupState, trig: Trigger
     ) -> list[dict[str, Any]]:
         meta = self._metas[rule]
-        if on_trigger(state, trig, self._policy(meta)):
+        if on_trigger(state, trig, self._policy(meta)) and state.inc is not None:
             self.alerts_by_rule[meta.rule_id] += 1
-            return [build_alert(meta, state["group"], state["inc"])]
+            return [build_alert(meta, state.group, state.inc)]
         return []
 
     # --- evaluation -----------------------------------------------------------------------------
@@ -145,7 +148,7 @@ class Engine:
         for rule in self.rules.detections:
             if not rule.predicate(event):
                 continue
-            hit = _Hit(ts, ts, 1, [_sample(event)], event, {})
+            hit = _Hit(ts=ts, first_ts=ts, count=1, samples=[_sample(event)], event=event, group={})
             if rule.name in self._needed:
                 hits[rule.name] = hit
             if rule.meta is not None:
@@ -171,12 +174,14 @@ class Engine:
 
     def _correlate(
         self, corr: CorrelationRule, ref: str, positions: list[int], hit: _Hit
-    ) -> tuple[_Hit, str, dict[str, Any], Trigger] | None:
+    ) -> tuple[_Hit, str, GroupState, Trigger] | None:
         group = self._group(corr.group_by, hit)
         key, state = self._state(corr.name, group)
         span = corr.timespan_s * US
         ts = hit.ts
-        samples: list[list[str]] = state.setdefault("samples", [])
+        if state.samples is None:
+            state.samples = []
+        samples = state.samples
         samples.extend(hit.samples)
         del samples[: -self.config.sample_size]
         fired: tuple[int, int, int] | None = None
@@ -194,21 +199,34 @@ class Engine:
             if corr.test(seen):
                 fired = (seen, start, total)
         else:
-            done = windows.temporal_ordered(state, positions, len(corr.refs), ts, span, hit.count)
+            done = windows.temporal_ordered(
+                state, positions=positions, length=len(corr.refs), ts=ts, span=span, count=hit.count
+            )
             if done is not None:
                 fired = (len(corr.refs), done[0], done[1])
         self._save(key, state, ts)
         if fired is None:
             return None
         measure, start, count = fired
-        result = _Hit(ts, start, int(count), list(samples), None, group)
+        result = _Hit(
+            ts=ts, first_ts=start, count=count, samples=list(samples), event=None, group=group
+        )
         details = {
             "correlation": corr.kind,
             "condition": f"{corr.op} {corr.threshold:g}",
             "value": f"{measure:g}",
         }
         service = hit.event.get("service") if hit.event is not None else None
-        trig = Trigger(ts, start, int(count), start, start + span, list(samples), service, details)
+        trig = Trigger(
+            ts=ts,
+            first_ts=start,
+            count=count,
+            window_start=start,
+            window_end=start + span,
+            samples=list(samples),
+            service=service,
+            details=details,
+        )
         return result, key, state, trig
 
     def _detection(
@@ -234,7 +252,9 @@ class Engine:
             result = windows.spike(state, ts, width, values, spec.baseline)
             if result is not None:
                 start, totals, means, history = result
-                samples: list[list[str]] = state.setdefault("samples", [])
+                if state.samples is None:
+                    state.samples = []
+                samples = state.samples
                 samples.append(hit.samples[0])
                 del samples[: -self.config.sample_size]
                 for m, total, mean in zip(spec.measures, totals[1:], means[1:], strict=True):
@@ -250,14 +270,14 @@ class Engine:
                             "factor": f"{m.factor:g}",
                         }
                         trig = Trigger(
-                            ts,
-                            start,
-                            int(totals[0]),
-                            start,
-                            start + width,
-                            list(samples),
-                            service,
-                            details,
+                            ts=ts,
+                            first_ts=start,
+                            count=int(totals[0]),
+                            window_start=start,
+                            window_end=start + width,
+                            samples=list(samples),
+                            service=service,
+                            details=details,
                         )
                         alerts.extend(self._trigger(rule.name, key, state, trig))
                         break
@@ -269,17 +289,33 @@ class Engine:
             ):
                 width = timespan_seconds(nv.window) * US
                 start = ts - ts % width
-                inc = state.get("inc")
-                count = inc["count"] + 1 if inc is not None and ts < inc["end"] else 1
-                details = {"field": nv.field, "new_value": value}
-                trig = Trigger(ts, ts, count, start, start + width, hit.samples, service, details)
+                inc = state.inc
+                count = inc.count + 1 if inc is not None and ts < inc.end else 1
+                trig = Trigger(
+                    ts=ts,
+                    first_ts=ts,
+                    count=count,
+                    window_start=start,
+                    window_end=start + width,
+                    samples=hit.samples,
+                    service=service,
+                    details={"field": nv.field, "new_value": value},
+                )
                 alerts.extend(self._trigger(rule.name, key, state, trig))
         else:
             width = rule.window_s * US
             start = ts - ts % width
-            inc = state.get("inc")
-            count = inc["count"] + 1 if inc is not None and ts < inc["end"] else 1
-            trig = Trigger(ts, ts, count, start, start + width, hit.samples, service)
+            inc = state.inc
+            count = inc.count + 1 if inc is not None and ts < inc.end else 1
+            trig = Trigger(
+                ts=ts,
+                first_ts=ts,
+                count=count,
+                window_start=start,
+                window_end=start + width,
+                samples=hit.samples,
+                service=service,
+            )
             alerts.extend(self._trigger(rule.name, key, state, trig))
         self._save(key, state, ts)
         return alerts
@@ -292,10 +328,10 @@ class Engine:
         for key in list(self.store):
             state = self.store[key]
             rule = key.split(SEP, 1)[0]
-            inc = state.get("inc")
-            if inc is not None and inc["end"] <= self.watermark - self._lateness:
+            inc = state.inc
+            if inc is not None and inc.end <= self.watermark - self._lateness:
                 alerts.extend(self._final(rule, key, state))
-            if state["last"] < self.watermark - self._retention.get(rule, 0):
+            if state.last < self.watermark - self._retention.get(rule, 0):
                 del self.store[key]
         return alerts
 
@@ -308,15 +344,15 @@ class Engine:
         self.watermark = max(self.watermark, watermark)
         return self.expire()
 
-    def _final(self, rule: str, key: str, state: dict[str, Any]) -> list[dict[str, Any]]:
-        inc = state.get("inc")
+    def _final(self, rule: str, key: str, state: GroupState) -> list[dict[str, Any]]:
+        inc = state.inc
         meta = self._metas.get(rule)
-        if inc is None or meta is None or inc["count"] <= inc["sent"]:
+        if inc is None or meta is None or inc.count <= inc.sent:
             return []
-        mark_sent(inc, max(inc["last"], inc["sent_at"]))
+        mark_sent(inc, max(inc.last, inc.sent_at))
         self.store[key] = state
         self.alerts_by_rule[meta.rule_id] += 1
-        return [build_alert(meta, state["group"], inc)]
+        return [build_alert(meta, state.group, inc)]
 
     def flush(self) -> list[dict[str, Any]]:
         """End of input: the final update of every incident whose count grew since it was sent."""
@@ -332,22 +368,24 @@ class Engine:
         out.extend(self.flush())
         return out
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Record:
+        """The whole engine as JSON (each group's state as its changelog record)."""
         return {
             "watermark": self.watermark,
             "late": self.late,
             "processed": self.processed,
-            "state": dict(self.store),
+            "state": {k: v.encode() for k, v in self.store.items()},
         }
 
     @classmethod
     def restore(
-        cls, rules: RuleSet, snapshot: dict[str, Any], config: EngineConfig | None = None
+        cls, rules: RuleSet, snapshot: object, config: EngineConfig | None = None
     ) -> Engine:
-        engine = cls(rules, config, dict(snapshot["state"]))
-        engine.watermark = int(snapshot["watermark"])
-        engine.late = int(snapshot["late"])
-        engine.processed = int(snapshot["processed"])
+        f = Fields(snapshot, "Engine snapshot")
+        engine = cls(rules, config, f.mapping("state", lambda v, _p: GroupState.decode(v)))
+        engine.watermark = f.integer("watermark")
+        engine.late = f.integer("late")
+        engine.processed = f.integer("processed")
         return engine
 
 

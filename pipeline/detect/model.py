@@ -28,7 +28,7 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RuleMeta:
     """What an alerting rule puts on its alerts."""
 
@@ -41,7 +41,7 @@ class RuleMeta:
     update_factor: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DetectionRule:
     """A Sigma detection; alone it alerts per match, or it feeds correlations.
 
@@ -57,7 +57,7 @@ class DetectionRule:
     window_s: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CorrelationRule:
     """A Sigma correlation (event_count, value_count, temporal, temporal_ordered)."""
 

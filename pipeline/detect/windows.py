@@ -1,7 +1,6 @@
-"""The windowed evaluators, each a pure function over one group's plain-dict state.
-
-State is JSON all the way down (lists, dicts with string keys, ints, floats, strings) so a
-faust table can hold it. Timestamps are integer microseconds since the epoch.
+"""The windowed evaluators, each a pure function over one group's :class:`GroupState` and the
+window it keeps (:mod:`pipeline.detect.state`, which encodes it for the changelog).
+Timestamps are integer microseconds since the epoch.
 
 Windows (event time):
 
@@ -23,59 +22,77 @@ Windows (event time):
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline.detect.state import (
+    CountSlot,
+    GroupState,
+    Match,
+    SequenceWindow,
+    SlidingCount,
+    SpikeWindow,
+    TemporalWindow,
+    ValueHistory,
+)
 
-State = dict[str, Any]
 MAX_DISTINCT = 1000
 MAX_MATCHES = 64  # per position of a temporal_ordered sequence
 
 
-def slot_count(state: State, ts: int, width: int, slots: int, value: str | None) -> tuple[int, int]:
+def slot_count(
+    state: GroupState, ts: int, width: int, slots: int, value: str | None
+) -> tuple[int, int]:
     """Add one match at ``ts``; return (count or distinct values in the window, window start).
 
     ``value`` None counts events; a string counts distinct values (value_count).
     """
+    window = state.window_of(SlidingCount)
+    if window is None:
+        window = state.window = SlidingCount()
     now = ts // width
-    table: list[list[Any]] = state.setdefault("slots", [])
-    newest = max([now, *(s[0] for s in table)])
-    table[:] = [s for s in table if s[0] > newest - slots]
+    table = window.slots
+    newest = max([now, *(s.index for s in table)])
+    table[:] = [s for s in table if s.index > newest - slots]
     for entry in table:
-        if entry[0] == now:
+        if entry.index == now:
             break
     else:
-        entry = [now, [] if value is not None else 0]
+        entry = CountSlot(now, values=[] if value is not None else None)
         table.append(entry)
-        table.sort(key=lambda s: s[0])
+        table.sort(key=lambda s: s.index)
     if value is None:
-        entry[1] += 1
-    elif value not in entry[1] and len(entry[1]) < MAX_DISTINCT:
-        entry[1].append(value)
-    window = [s for s in table if now - slots < s[0] <= now]
-    start = window[0][0] * width
+        entry.count += 1
+    elif (
+        entry.values is not None and value not in entry.values and len(entry.values) < MAX_DISTINCT
+    ):
+        entry.values.append(value)
+    current = [s for s in table if now - slots < s.index <= now]
+    start = current[0].index * width
     if value is None:
-        return sum(s[1] for s in window), start
-    return len({v for s in window for v in s[1]}), start
+        return sum(s.count for s in current), start
+    return len({v for s in current for v in s.values or ()}), start
 
 
-def temporal(state: State, ref: str, ts: int, span: int, count: int) -> tuple[int, int, int]:
+def temporal(state: GroupState, ref: str, ts: int, span: int, count: int) -> tuple[int, int, int]:
     """Record ``ref`` at ``ts``; return (rules seen within span, their summed counts, start).
 
     "Within span" is relative to the newest match, so a late match (within the engine's
     allowed lateness) joins the ones that arrived before it.
     """
-    seen: dict[str, list[int]] = state.setdefault("seen", {})
+    window = state.window_of(TemporalWindow)
+    if window is None:
+        window = state.window = TemporalWindow()
+    seen = window.seen
     prev = seen.get(ref)
     if prev is None or ts >= prev[0]:
-        seen[ref] = [ts, count]
+        seen[ref] = (ts, count)
     newest = max(v[0] for v in seen.values())
     live = {r: v for r, v in seen.items() if v[0] >= newest - span}
-    state["seen"] = live
+    window.seen = live
     start = min(v[0] for v in live.values())
     return len(live), sum(v[1] for v in live.values()), start
 
 
 def temporal_ordered(
-    state: State, positions: list[int], length: int, ts: int, span: int, count: int
+    state: GroupState, *, positions: list[int], length: int, ts: int, span: int, count: int
 ) -> tuple[int, int] | None:
     """A match of the rule at ``positions`` of the sequence; (start, count) when complete.
 
@@ -85,30 +102,33 @@ def temporal_ordered(
     equal times and keeps one match from filling two positions. A completed sequence (the one
     with the latest start) clears the state.
     """
-    seq: list[list[list[int]]] = state.setdefault("seq", [[] for _ in range(length)])
-    n = int(state.get("n", 0)) + 1
-    state["n"] = n
+    window = state.window_of(SequenceWindow)
+    if window is None:
+        window = state.window = SequenceWindow([[] for _ in range(length)])
+    seq = window.matches
+    window.n += 1
+    n = window.n
     for i in positions:
-        seq[i].append([ts, n, count])
+        seq[i].append((ts, n, count))
         seq[i].sort()
     newest = max(m[0] for matches in seq for m in matches)
     for matches in seq:
         matches[:] = [m for m in matches if m[0] >= newest - span][-MAX_MATCHES:]
     for first in reversed(seq[0]):
-        chain = [first]
+        chain: list[Match] = [first]
         for matches in seq[1:]:
             nxt = next((m for m in matches if m[:2] > chain[-1][:2]), None)
             if nxt is None:
                 break
             chain.append(nxt)
         if len(chain) == length and chain[-1][0] - first[0] <= span:
-            state["seq"] = [[] for _ in range(length)]
-            return int(first[0]), sum(int(m[2]) for m in chain)
+            window.matches = [[] for _ in range(length)]
+            return first[0], sum(m[2] for m in chain)
     return None
 
 
 def spike(
-    state: State, ts: int, width: int, values: list[float], baseline: int
+    state: GroupState, ts: int, width: int, values: list[float], baseline: int
 ) -> tuple[int, list[float], list[float], int] | None:
     """Add ``values`` (one per measure) to the tumbling window of ``ts``.
 
@@ -116,33 +136,31 @@ def spike(
     event belongs to a window that is already closed for this group.
     """
     start = ts - ts % width
-    current = state.get("ws")
-    if current is None:
-        state["ws"], state["cur"], state["hist"], state["first"] = (
-            start,
-            [0.0] * len(values),
-            [],
-            start,
-        )
-    elif start > current:
-        hist: list[list[Any]] = state["hist"]
-        hist.append([current, state["cur"]])
+    window = state.window_of(SpikeWindow)
+    if window is None:
+        window = state.window = SpikeWindow(start, [0.0] * len(values), [], start)
+    elif start > window.ws:
+        hist = window.hist
+        hist.append((window.ws, window.cur))
         hist[:] = [h for h in hist if h[0] >= start - baseline * width]
-        state["ws"], state["cur"] = start, [0.0] * len(values)
-    elif start < current:
+        window.ws, window.cur = start, [0.0] * len(values)
+    elif start < window.ws:
         return None
-    cur: list[float] = state["cur"]
+    cur = window.cur
     for i, v in enumerate(values):
         cur[i] += v
-    past = [h for h in state["hist"] if h[0] >= start - baseline * width]
-    history = min(baseline, (start - int(state["first"])) // width)
+    past = [h for h in window.hist if h[0] >= start - baseline * width]
+    history = min(baseline, (start - window.first) // width)
     means = [sum(h[1][i] for h in past) / max(1, history) for i in range(len(values))]
     return start, list(cur), means, history
 
 
-def new_value(state: State, value: str, ts: int, history: int, max_values: int) -> bool:
+def new_value(state: GroupState, value: str, ts: int, history: int, max_values: int) -> bool:
     """Record ``value`` at ``ts``; True when it is new for a group that already has history."""
-    seen: dict[str, int] = state.setdefault("values", {})
+    window = state.window_of(ValueHistory)
+    if window is None:
+        window = state.window = ValueHistory()
+    seen = window.values
     for old in [v for v, last in seen.items() if last < ts - history]:
         del seen[old]
     # history means values seen before ``ts`` in event time (a late event may precede them)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ SOURCE = "auditpipe"
 _SUMMARY_MAX = 1024  # PagerDuty's limit on payload.summary
 
 
-def _alert_brief(alert: dict[str, Any]) -> dict[str, Any]:
+def _alert_brief(alert: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "dedup_key": alert["dedup_key"],
         "rule_id": alert["rule_id"],

@@ -8,16 +8,58 @@ test of simulated time can use; the logic is a few lines.
 Backoff is AWS's "full jitter": attempt ``n`` (0-based) waits ``uniform(0, min(cap, base*2**n))``.
 The breaker opens after ``failure_threshold`` consecutive failures, stays open for
 ``cool_down_s``, then lets ``half_open_max`` trial calls through: a success closes it, a failure
-opens it again. Its state is a JSON object so it can be persisted with the router's.
+opens it again. Its state is a :class:`BreakerRecord`, persisted with the router's.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pipeline.errors import StateRecordError
+from pipeline.records import Fields, Record, as_map
 
 BreakerState = Literal["closed", "open", "half_open"]
+_STATES: dict[str, BreakerState] = {"closed": "closed", "open": "open", "half_open": "half_open"}
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerRecord:
+    """A circuit breaker's state: ``opened_at`` in the caller's clock (seconds)."""
+
+    state: BreakerState = "closed"
+    failures: int = 0
+    opened_at: float | None = None
+    trials: int = 0
+
+    def encode(self) -> Record:
+        return {
+            "state": self.state,
+            "failures": self.failures,
+            "opened_at": self.opened_at,
+            "trials": self.trials,
+        }
+
+    @classmethod
+    def decode(cls, doc: object) -> BreakerRecord:
+        f = Fields(doc, "BreakerRecord")
+        state = _STATES.get(f.text("state"))
+        if state is None:
+            raise StateRecordError(f"BreakerRecord.state: unknown value {f.raw('state')!r}")
+        opened_at = f.opt_number("opened_at")
+        if state == "open" and opened_at is None:
+            raise StateRecordError("BreakerRecord.opened_at: an open breaker needs it")
+        return cls(state, f.integer("failures"), opened_at, f.integer("trials"))
+
+
+def encode_breakers(breakers: dict[str, BreakerRecord]) -> Record:
+    """The breakers record: receiver name -> breaker state."""
+    return {name: b.encode() for name, b in breakers.items()}
+
+
+def decode_breakers(doc: object) -> dict[str, BreakerRecord]:
+    return as_map(doc, "breakers", lambda v, _p: BreakerRecord.decode(v))
 
 
 @dataclass(frozen=True)
@@ -56,49 +98,45 @@ class CircuitBreaker:
         failure_threshold: int = 5,
         cool_down_s: float = 30.0,
         half_open_max: int = 1,
-        state: dict[str, Any] | None = None,
+        *,
+        state: BreakerRecord | None = None,
     ) -> None:
         if failure_threshold < 1 or cool_down_s <= 0 or half_open_max < 1:
             raise ValueError("need failure_threshold >= 1, cool_down_s > 0, half_open_max >= 1")
         self.failure_threshold = failure_threshold
         self.cool_down_s = cool_down_s
         self.half_open_max = half_open_max
-        self._s: dict[str, Any] = (
-            dict(state)
-            if state
-            else {
-                "state": "closed",
-                "failures": 0,
-                "opened_at": None,
-                "trials": 0,
-            }
-        )
+        self._s = state if state is not None else BreakerRecord()
 
     def state(self, now: float) -> BreakerState:
         """The state at ``now`` (an open breaker turns half-open once the cool-down passed)."""
-        if self._s["state"] == "open" and now - self._s["opened_at"] >= self.cool_down_s:
-            self._s.update(state="half_open", trials=0)
-        state: BreakerState = self._s["state"]
-        return state
+        s = self._s
+        if s.state == "open" and s.opened_at is not None and now - s.opened_at >= self.cool_down_s:
+            self._s = replace(s, state="half_open", trials=0)
+        return self._s.state
 
     def allow(self, now: float) -> bool:
         """Whether a call may go out now; in half-open this takes one of the trial slots."""
         state = self.state(now)
         if state == "closed":
             return True
-        if state == "half_open" and self._s["trials"] < self.half_open_max:
-            self._s["trials"] += 1
+        if state == "half_open" and self._s.trials < self.half_open_max:
+            self._s = replace(self._s, trials=self._s.trials + 1)
             return True
         return False
 
     def record_success(self, now: float) -> None:
-        self._s.update(state="closed", failures=0, opened_at=None, trials=0)
+        self._s = BreakerRecord()
 
     def record_failure(self, now: float) -> None:
         state = self.state(now)
-        self._s["failures"] += 1
-        if state == "half_open" or self._s["failures"] >= self.failure_threshold:
-            self._s.update(state="open", opened_at=now, trials=0)
+        failures = self._s.failures + 1
+        if state == "half_open" or failures >= self.failure_threshold:
+            self._s = BreakerRecord("open", failures, now, 0)
+        else:
+            self._s = replace(self._s, failures=failures)
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(self._s)
+    @property
+    def record(self) -> BreakerRecord:
+        """The current state, to persist."""
+        return self._s

@@ -50,7 +50,7 @@ DEDUP_HEADER = "X-Auditpipe-Dedup-Key"
 USER_AGENT = "auditpipe-router/1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """One HTTP POST to make (and retry). ``ticket_key`` is set for a ticket creation."""
 

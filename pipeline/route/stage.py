@@ -57,7 +57,7 @@ from pipeline.route.delivery import ROUTER_SERVICE
 from pipeline.route.dispatch import HttpTransport, Job, KafkaTransport, ReceiverWorker, Transport
 from pipeline.route.forward import ByRule, partition_warnings
 from pipeline.route.metrics import RouterMetrics
-from pipeline.route.retry import CircuitBreaker, RetryPolicy, retry_policy_for
+from pipeline.route.retry import BreakerRecord, CircuitBreaker, RetryPolicy, retry_policy_for
 from pipeline.route.sender import check_secrets
 from pipeline.route.silencelog import apply_records, load_silences
 from pipeline.route.state import PartitionState, StateStore, outbox_key
@@ -174,7 +174,10 @@ class RouterStage:
         return RetryPolicy(base.max_attempts, self.options.retry_base_s, base.cap_s)
 
     def _start_workers(
-        self, session: aiohttp.ClientSession, producer: AsyncProducer, saved: dict[str, Any]
+        self,
+        session: aiohttp.ClientSession,
+        producer: AsyncProducer,
+        saved: dict[str, BreakerRecord],
     ) -> list[asyncio.Task[None]]:
         tasks = []
         for receiver in self.config.receivers:
@@ -381,9 +384,7 @@ class RouterStage:
         if breakers:
             self._breakers_dirty = False
             writes.append(
-                self.store.save_breakers(
-                    producer, {n: b.to_json() for n, b in self.breakers.items()}
-                )
+                self.store.save_breakers(producer, {n: b.record for n, b in self.breakers.items()})
             )
         if writes:
             try:

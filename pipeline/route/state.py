@@ -4,13 +4,17 @@ await it before committing offsets).
 
 Keys are ``<group id>|<input topic>|p<N>|<kind>|<name>`` for input partition ``N``:
 
-* ``a|<dedup_key>``: an alert the router holds (for grouping, inhibition, resolution);
-* ``g|<group key>``: a group (its alerts, next flush, what it last sent and when);
-* ``o|<receiver>/<notification id>``: the **outbox**, notifications decided but not yet
-  finished delivering (re-delivered after a restart with the same ``Idempotency-Key``);
-* ``t|<alert dedup_key>``: the ticket ledger (a ticket is created once per dedup key).
+* ``a|<dedup_key>``: an alert the router holds (:class:`HeldAlert`: for grouping, inhibition,
+  resolution);
+* ``g|<group key>``: a group (:class:`Group`: its alerts, next flush, what it last sent, when);
+* ``o|<receiver>/<notification id>``: the **outbox** (:class:`Notification`), notifications
+  decided but not yet finished delivering (re-delivered after a restart with the same
+  ``Idempotency-Key``);
+* ``t|<alert dedup_key>``: the ticket ledger (:class:`Ticket`: one ticket per dedup key).
 
-A tombstone deletes an item. ``<group id>|breakers`` holds the circuit breakers by receiver.
+A tombstone deletes an item. ``<group id>|breakers`` holds the circuit breakers by receiver
+(:class:`BreakerRecord`). Every value is the JSON ``encode()`` of its type; ``decode()`` reads
+it back strictly.
 """
 
 from __future__ import annotations
@@ -18,32 +22,52 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 import orjson
 
+from pipeline.errors import StateRecordError
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topicio import AsyncProducer, read_to_end
+from pipeline.records import Record, as_int
 from pipeline.route.config import RoutingConfig
-from pipeline.route.engine import STATE_VERSION, Router
-from pipeline.route.grouping import Notification
+from pipeline.route.engine import HeldAlert, Router, RouterState
+from pipeline.route.grouping import Group, Notification
+from pipeline.route.retry import BreakerRecord, decode_breakers, encode_breakers
 from pipeline.route.silences import Silences
+
+T = TypeVar("T")
 
 #: how long the ledger remembers that a ticket exists for a dedup key
 TICKET_MEMORY = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """The ledger's entry for an alert dedup key: a ticket was created at ``created_us``.
+    Its record is the bare integer."""
+
+    created_us: int
+
+    def encode(self) -> int:
+        return self.created_us
+
+    @classmethod
+    def decode(cls, value: object) -> Ticket:
+        return cls(as_int(value, "Ticket"))
 
 
 @dataclass
 class PartitionState:
     partition: int
     router: Router
-    outbox: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tickets: dict[str, int] = field(default_factory=dict)
-    _changed_outbox: set[str] = field(default_factory=set)
-    _changed_tickets: set[str] = field(default_factory=set)
+    outbox: dict[str, Notification] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    _changed_outbox: set[str] = field(default_factory=set, init=False)
+    _changed_tickets: set[str] = field(default_factory=set, init=False)
 
     def put_outbox(self, key: str, note: Notification) -> None:
-        self.outbox[key] = note.to_json()
+        self.outbox[key] = note
         self._changed_outbox.add(key)
 
     def pop_outbox(self, key: str) -> None:
@@ -51,31 +75,63 @@ class PartitionState:
             self._changed_outbox.add(key)
 
     def add_ticket(self, key: str, now_us: int) -> None:
-        self.tickets[key] = now_us
+        self.tickets[key] = Ticket(now_us)
         self._changed_tickets.add(key)
 
     def pending(self) -> list[tuple[str, Notification]]:
-        return [(k, Notification.from_json(v)) for k, v in sorted(self.outbox.items())]
+        return sorted(self.outbox.items())
 
     def prune_tickets(self, now_us: int) -> None:
         horizon = now_us - TICKET_MEMORY // timedelta(microseconds=1)
-        for key in [k for k, t in self.tickets.items() if t < horizon]:
+        for key in [k for k, t in self.tickets.items() if t.created_us < horizon]:
             del self.tickets[key]
             self._changed_tickets.add(key)
 
-    def take_changes(self) -> list[tuple[str, Any]]:
-        """(kind|name, JSON value or None) for every item changed since the last call."""
+    def take_changes(self) -> list[tuple[str, Record | int | None]]:
+        """(kind|name, encoded record or None) for every item changed since the last call."""
         alerts, groups = self.router.take_changes()
-        out: list[tuple[str, Any]] = [(f"a|{k}", v) for k, v in alerts.items()]
+        out: list[tuple[str, Record | int | None]] = [(f"a|{k}", v) for k, v in alerts.items()]
         out += [(f"g|{k}", v) for k, v in groups.items()]
-        out += [(f"o|{k}", self.outbox.get(k)) for k in self._changed_outbox]
-        out += [(f"t|{k}", self.tickets.get(k)) for k in self._changed_tickets]
+        for k in self._changed_outbox:
+            note = self.outbox.get(k)
+            out.append((f"o|{k}", None if note is None else note.encode()))
+        for k in self._changed_tickets:
+            ticket = self.tickets.get(k)
+            out.append((f"t|{k}", None if ticket is None else ticket.encode()))
         self._changed_outbox, self._changed_tickets = set(), set()
         return out
 
 
 def outbox_key(note: Notification) -> str:
     return f"{note.receiver}/{note.id}"
+
+
+@dataclass
+class _Loaded:
+    """The records of one partition read so far (the last value per key)."""
+
+    alerts: dict[str, HeldAlert] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    outbox: dict[str, Notification] = field(default_factory=dict)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+
+    def apply(self, kind: str, name: str, value: object | None) -> None:
+        """Apply one record (``value`` decoded JSON, None for a tombstone)."""
+        if kind == "a":
+            _put(self.alerts, name, None if value is None else HeldAlert.decode(value))
+        elif kind == "g":
+            _put(self.groups, name, None if value is None else Group.decode(value))
+        elif kind == "o":
+            _put(self.outbox, name, None if value is None else Notification.decode(value))
+        elif kind == "t":
+            _put(self.tickets, name, None if value is None else Ticket.decode(value))
+
+
+def _put(items: dict[str, T], name: str, value: T | None) -> None:
+    if value is None:
+        items.pop(name, None)
+    else:
+        items[name] = value
 
 
 class StateStore:
@@ -90,37 +146,38 @@ class StateStore:
 
     def load(
         self, partitions: list[int], config: RoutingConfig, silences: Silences
-    ) -> tuple[dict[int, PartitionState], dict[str, Any]]:
-        """The saved state of ``partitions`` (empty for one never saved) and the breakers."""
+    ) -> tuple[dict[int, PartitionState], dict[str, BreakerRecord]]:
+        """The saved state of ``partitions`` (empty for one never saved) and the breakers.
+
+        A record that does not decode raises :class:`StateRecordError` naming its key."""
         wanted = set(partitions)
-        items: dict[int, dict[str, dict[str, Any]]] = {
-            p: {"a": {}, "g": {}, "o": {}, "t": {}} for p in partitions
-        }
-        breakers: dict[str, Any] = {}
+        items = {p: _Loaded() for p in partitions}
+        breakers: dict[str, BreakerRecord] = {}
         prefix, breakers_key = self.prefix.encode(), self.breakers_key.encode()
         for key, value in read_to_end(self.conn, self.topic):
-            if key == breakers_key:
-                breakers = orjson.loads(value) if value else {}
-                continue
-            if not key.startswith(prefix):
-                continue
-            part, sep, rest = key[len(prefix) :].decode().partition("|")
-            kind, sep2, name = rest.partition("|")
-            if not (sep and sep2 and part.isdigit()) or int(part) not in wanted:
-                continue
-            bucket = items[int(part)].get(kind)
-            if bucket is None:
-                continue
-            if value is None:
-                bucket.pop(name, None)
-            else:
-                bucket[name] = orjson.loads(value)
+            try:
+                if key == breakers_key:
+                    breakers = decode_breakers(orjson.loads(value)) if value else {}
+                    continue
+                if not key.startswith(prefix):
+                    continue
+                part, sep, rest = key[len(prefix) :].decode().partition("|")
+                kind, sep2, name = rest.partition("|")
+                if not (sep and sep2 and part.isdigit()) or int(part) not in wanted:
+                    continue
+                decoded = None if value is None else orjson.loads(value)
+                items[int(part)].apply(kind, name, decoded)
+            except (StateRecordError, orjson.JSONDecodeError) as exc:
+                raise StateRecordError(
+                    f"record {key.decode(errors='replace')!r} of {self.topic}: {exc}",
+                    topic=self.topic,
+                    raw=value,
+                ) from exc
         out = {}
         for p in partitions:
             got = items[p]
-            state = {"version": STATE_VERSION, "alerts": got["a"], "groups": got["g"]}
-            router = Router(config, state=state, silences=silences)
-            out[p] = PartitionState(p, router, outbox=got["o"], tickets=got["t"])
+            router = Router(config, state=RouterState(got.alerts, got.groups), silences=silences)
+            out[p] = PartitionState(p, router, outbox=got.outbox, tickets=got.tickets)
         return out, breakers
 
     async def save(self, producer: AsyncProducer, state: PartitionState) -> None:
@@ -136,5 +193,8 @@ class StateStore:
         if sends:
             await asyncio.gather(*sends)
 
-    async def save_breakers(self, producer: AsyncProducer, breakers: dict[str, Any]) -> None:
-        await producer.send(self.topic, self.breakers_key.encode(), orjson.dumps(breakers))
+    async def save_breakers(
+        self, producer: AsyncProducer, breakers: dict[str, BreakerRecord]
+    ) -> None:
+        value = orjson.dumps(encode_breakers(breakers))
+        await producer.send(self.topic, self.breakers_key.encode(), value)

