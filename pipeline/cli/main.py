@@ -17,6 +17,7 @@ from pipeline.cli import (
     enrich,
     legal_hold,
     produce,
+    replay,
     retention,
     route,
     run,
@@ -46,6 +47,7 @@ app.add_typer(archive.keys_app, name="keys")
 app.add_typer(archive.archive_app, name="archive")
 app.add_typer(legal_hold.app, name="legal-hold")
 app.add_typer(retention.app, name="retention")
+app.add_typer(replay.app, name="replay")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
