@@ -1,8 +1,10 @@
 """`auditpipe replay kafka|archive`: a time window of events, filtered, as JSON Lines.
 
 Exit status: 0 when the window was replayed; 2 when the command cannot start (bad filter,
-time, topic, keys); 4 when the archive holds a batch in the window that fails verification
-(named on stderr; nothing of it is emitted unless ``--allow-unverified``).
+time, topic, keys); 4 (``replay archive``) when a batch in the window fails verification or
+offsets in it are missing: each is named on stderr (``REFUSED <object key>: <problem>``) and
+nothing of a failing batch is emitted, unless ``--allow-unverified`` emits it with every event
+marked ``"_unverified": "<object key>"`` (exit 0 then, the batches named on stderr).
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from pipeline.archive.format.s3store import open_url
+from pipeline.cli.archive import (
+    EndpointOption,
+    KeyringOption,
+    PublicKeyOption,
+    RegionOption,
+    _keyring,
+)
 from pipeline.errors import ConfigError
+from pipeline.replay.archive_source import replay_archive
 from pipeline.replay.audit import ReadAudit, audit_read
 from pipeline.replay.filters import Filter, compile_filters
 from pipeline.replay.kafka_source import DEFAULT_SKEW, replay_kafka
@@ -118,3 +129,73 @@ def kafka(
             settings, topic, win, flt, sink, skew=timedelta(seconds=skew_s), progress=update
         )
     console.print(stats.summary(), highlight=False)
+
+
+@app.command("archive")
+def archive(
+    source: str = typer.Option(..., "--source", help="archive: s3://BUCKET/PREFIX or file:///DIR"),
+    from_: str = FromOption,
+    to: str = typer.Option(..., "--to", help="end (exclusive)"),
+    topic: str | None = typer.Option(
+        None, "--topic", "-t", help="archived topic (default: the events topic)"
+    ),
+    filters: list[str] | None = FilterOption,
+    out: Path | None = OutOption,
+    fmt: str = FormatOption,
+    public_key: Path | None = PublicKeyOption,
+    keyring: Path | None = KeyringOption,
+    endpoint_url: str | None = EndpointOption,
+    region: str | None = RegionOption,
+    allow_unverified: bool = typer.Option(
+        False,
+        "--allow-unverified",
+        help='emit a batch that fails verification, each event marked "_unverified"',
+    ),
+    compare: str | None = typer.Option(
+        None, "--compare", help="the other region's archive: read a failing or missing batch there"
+    ),
+    compare_endpoint_url: str | None = typer.Option(None, "--compare-endpoint-url"),
+    compare_region: str | None = typer.Option(None, "--compare-region"),
+    reason: str = ReasonOption,
+) -> None:
+    """Replay archived events whose ts falls in [--from, --to), verifying every batch first.
+
+    Only batches whose time range overlaps the window are fetched. A batch that fails
+    verification is named on stderr and not emitted; the exit status is then 4."""
+    settings, win, flt = _start(from_, to, filters)
+    ring = _keyring(public_key, keyring)
+    try:
+        store = open_url(source, settings, endpoint_url=endpoint_url, region=region)
+        other = (
+            open_url(compare, settings, endpoint_url=compare_endpoint_url, region=compare_region)
+            if compare is not None
+            else None
+        )
+    except ConfigError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE) from None
+    name = topic or settings.topics.events
+    sink = _sink(out, fmt)
+    audit_read(
+        settings,
+        ReadAudit("replay archive", source, str(win), tuple(flt.fields), reason),
+    )
+    with progress_bar(f"replaying {name} from {source}") as update:
+        stats = replay_archive(
+            store,
+            ring,
+            name,
+            win,
+            flt,
+            sink,
+            allow_unverified=allow_unverified,
+            fallback=other,
+            progress=update,
+        )
+    for text in stats.refused:
+        console.print(f"[red]REFUSED[/] {text}", highlight=False, markup=True, soft_wrap=True)
+    for text in stats.unverified:
+        console.print(f"[yellow]UNVERIFIED, emitted marked:[/] {text}", soft_wrap=True)
+    console.print(stats.summary(), highlight=False)
+    if stats.refused:
+        raise typer.Exit(EXIT_REFUSED)
