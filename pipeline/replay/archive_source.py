@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,8 +46,8 @@ from pipeline.archive.format.store import Store, sha256_hex
 from pipeline.archive.verify.findings import Problem, check_signature
 from pipeline.archive.verify.verify import verify_batch
 from pipeline.errors import ConfigError, DeserializationError
-from pipeline.events import jsonform
 from pipeline.events.jsonform import parse_ts
+from pipeline.replay.convert import record_converter, without_timestamp_logic
 from pipeline.replay.filters import Filter
 from pipeline.replay.output import Progress, Sink, Stats
 from pipeline.replay.window import Window
@@ -277,16 +278,22 @@ def _place(run: _Run, anchor: _Anchor) -> None:
 
 
 class _Decoder:
-    def __init__(self) -> None:
-        self._schemas: dict[str, tuple[Any, Any]] = {}
+    """Per writer schema (the container's header): the reader schema and the compiled
+    converter to the JSON form."""
 
-    def schemas(self, schema_json: str) -> tuple[Any, Any]:
+    def __init__(self) -> None:
+        self._schemas: dict[str, tuple[Any, Callable[[Any], dict[str, Any]]]] = {}
+
+    def schemas(self, schema_json: str) -> tuple[Any, Callable[[Any], dict[str, Any]]]:
         entry = self._schemas.get(schema_json)
         if entry is None:
             doc = orjson.loads(schema_json)
+            expanded = fastavro.parse_schema(doc, expand=True, _write_hint=False)
+            if not isinstance(expanded, dict):
+                raise DeserializationError("the container's schema is not a record")
             entry = (
-                fastavro.parse_schema(doc),
-                fastavro.parse_schema(doc, expand=True, _write_hint=False),
+                fastavro.parse_schema(without_timestamp_logic(doc)),
+                record_converter(expanded),
             )
             self._schemas[schema_json] = entry
         return entry
@@ -303,7 +310,7 @@ def _emit_batch(
     mark: str | None,
     records: range | None = None,
 ) -> None:
-    writer, expanded = decoder.schemas(contents.schema_json)
+    writer, to_json = decoder.schemas(contents.schema_json)
     data, bounds = contents.data, contents.bounds
     for i in records if records is not None else range(len(bounds) - 1):
         body = data[bounds[i] : bounds[i + 1]]
@@ -320,7 +327,7 @@ def _emit_batch(
         except Exception:  # fastavro raises many types on bad data; never quote it
             stats.undecodable += 1
             continue
-        doc = jsonform.to_json(expanded, datum)  # type: ignore[arg-type]
+        doc = to_json(datum)
         if flt(doc):
             if mark is not None:
                 doc[UNVERIFIED] = mark

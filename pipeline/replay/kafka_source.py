@@ -16,6 +16,7 @@ next is read.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +24,9 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from pipeline.errors import ConfigError, DeserializationError, RetryableError
-from pipeline.events import jsonform
 from pipeline.events.serde import GenericAvroDecoder, registry_client
 from pipeline.kafka.config import KafkaConnection
+from pipeline.replay.convert import record_converter
 from pipeline.replay.filters import Filter
 from pipeline.replay.output import Progress, Sink, Stats
 from pipeline.replay.window import Window
@@ -117,6 +118,7 @@ def replay_kafka(
     each partition."""
     stats = Stats()
     decoder = GenericAvroDecoder(registry_client(settings.registry_url))
+    converters: dict[int, Callable[[Any], dict[str, Any]]] = {}  # by the decoder's schema
     consumer = _consumer(settings, f"auditpipe-replay-{uuid.uuid4()}")
     try:
         ranges = plan(consumer, topic, window, skew)
@@ -141,7 +143,7 @@ def replay_kafka(
                     _finish(consumer, topic, todo, p)
                     continue
                 stats.scanned += 1
-                _emit(decoder, msg.value(), window, flt, sink, stats)
+                _emit(decoder, msg.value(), window, flt, sink, stats, converters)
                 if offset + 1 >= r.stop:
                     _finish(consumer, topic, todo, p)
                 if progress is not None and stats.scanned % PROGRESS_EVERY == 0:
@@ -166,6 +168,7 @@ def _emit(
     flt: Filter,
     sink: Sink,
     stats: Stats,
+    converters: dict[int, Callable[[Any], dict[str, Any]]],
 ) -> None:
     if value is None:
         return
@@ -177,7 +180,10 @@ def _emit(
     ts: Any = datum.get("ts") if isinstance(datum, dict) else None
     if not isinstance(ts, datetime) or not window.contains(ts):
         return
-    doc = jsonform.to_json(schema, datum)
+    convert = converters.get(id(schema))
+    if convert is None:
+        convert = converters[id(schema)] = record_converter(schema)
+    doc = convert(datum)
     if flt(doc):
         sink.write(doc)
         stats.matched += 1
