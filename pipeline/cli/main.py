@@ -27,6 +27,7 @@ from pipeline.cli import (
     silence,
     stack,
     topics,
+    trace,
     validate,
 )
 from pipeline.errors import PipelineError
@@ -60,6 +61,7 @@ app.command(name="sanitize")(sanitize.sanitize)
 app.command(name="verify")(archive.verify)
 app.command(name="prove")(archive.prove)
 app.command(name="verify-proof")(archive.verify_proof)
+app.command(name="trace")(trace.trace)
 
 
 @app.command()

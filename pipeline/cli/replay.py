@@ -5,6 +5,11 @@ time, topic, keys); 4 (``replay archive``) when a batch in the window fails veri
 offsets in it are missing: each is named on stderr (``REFUSED <object key>: <problem>``) and
 nothing of a failing batch is emitted, unless ``--allow-unverified`` emits it with every event
 marked ``"_unverified": "<object key>"`` (exit 0 then, the batches named on stderr).
+
+``--subject EMAIL|ID`` keeps one person's events: the identifier's keyed pseudonyms are
+computed with the pseudonym keys of the settings (``AUDITPIPE_HMAC_KEY[_FILE]``), never
+printed; in the output the subject's pseudonym reads ``ps:subject`` and anyone else's
+``ps:redacted`` (see ``pipeline/replay/subject.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.archive.format.s3store import open_url
+from pipeline.archive.format.store import Store
 from pipeline.cli.archive import (
     EndpointOption,
     KeyringOption,
@@ -34,7 +41,9 @@ from pipeline.replay.filters import Filter, compile_filters
 from pipeline.replay.kafka_source import DEFAULT_SKEW, replay_kafka
 from pipeline.replay.output import JsonlSink, Sink, Stats
 from pipeline.replay.output import Progress as ProgressFn
+from pipeline.replay.subject import subject as subject_of
 from pipeline.replay.window import Window, window
+from pipeline.sanitizer.build import scrub_keys
 from pipeline.settings import Settings, load_settings
 
 app = typer.Typer(help="Replay a window of events from Kafka or the verified archive.")
@@ -43,16 +52,21 @@ console = Console(stderr=True)
 EXIT_UNUSABLE = 2
 EXIT_REFUSED = 4
 
-FromOption = typer.Option(..., "--from", help="start: RFC 3339, 'now' or relative ('-2h')")
-FilterOption = typer.Option(
+FromOption: Any = typer.Option(..., "--from", help="start: RFC 3339, 'now' or relative ('-2h')")
+FilterOption: Any = typer.Option(
     None,
     "--filter",
     help="EXPR on any field path (category=AUTHN, http.status>=400, "
     "'category IN (AUTHN,AUTHZ) OR outcome!=SUCCESS'); repeat to AND",
 )
-OutOption = typer.Option(None, "--out", help="write here (default: stdout)")
-FormatOption = typer.Option("jsonl", "--format", help="jsonl")
-ReasonOption = typer.Option("", "--reason", help="why you read (recorded in the audit event)")
+OutOption: Any = typer.Option(None, "--out", help="write here (default: stdout)")
+FormatOption: Any = typer.Option("jsonl", "--format", help="jsonl")
+ReasonOption: Any = typer.Option("", "--reason", help="why you read (recorded in the audit event)")
+SubjectOption: Any = typer.Option(
+    None,
+    "--subject",
+    help="only this person's events (email or id; matched by its keyed pseudonym, never shown)",
+)
 
 
 def _sink(out: Path | None, fmt: str) -> Sink:
@@ -89,14 +103,57 @@ def progress_bar(label: str) -> Iterator[ProgressFn]:
         yield update
 
 
-def _start(
-    from_: str, to: str | None, filters: list[str] | None
+def _unusable(exc: ConfigError) -> typer.Exit:
+    console.print(f"[red]error:[/] {exc}", highlight=False)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
+def start(
+    from_: str, to: str | None, filters: list[str] | None, subject: str | None = None
 ) -> tuple[Settings, Window, Filter]:
+    """Settings, window and filter of a read command (a subject narrows the filter)."""
     try:
-        return load_settings(), window(from_, to), compile_filters(filters or [])
+        settings = load_settings()
+        win = window(from_, to)
+        flt = compile_filters(filters or [])
+        if subject is not None:
+            subj = subject_of(scrub_keys(settings), subject)
+            flt = flt.narrowed(subj.matches, subj.needles, subj.redact)
+        return settings, win, flt
     except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_UNUSABLE) from None
+        raise _unusable(exc) from None
+
+
+def open_stores(
+    settings: Settings,
+    source: str,
+    endpoint_url: str | None,
+    region: str | None,
+    compare: str | None,
+    compare_endpoint_url: str | None,
+    compare_region: str | None,
+) -> tuple[Store, Store | None]:
+    try:
+        store = open_url(source, settings, endpoint_url=endpoint_url, region=region)
+        other = (
+            open_url(compare, settings, endpoint_url=compare_endpoint_url, region=compare_region)
+            if compare is not None
+            else None
+        )
+    except ConfigError as exc:
+        raise _unusable(exc) from None
+    return store, other
+
+
+def report_archive(stats: Stats) -> bool:
+    """Name refused and unverified batches on stderr; True if any was refused."""
+    for text in stats.refused:
+        console.print(f"[red]REFUSED[/] {text}", highlight=False, soft_wrap=True)
+    for text in stats.unverified:
+        console.print(
+            f"[yellow]UNVERIFIED, emitted marked:[/] {text}", highlight=False, soft_wrap=True
+        )
+    return bool(stats.refused)
 
 
 @app.command("kafka")
@@ -107,6 +164,7 @@ def kafka(
         None, "--to", help="end (exclusive); default: the end offsets taken at start"
     ),
     filters: list[str] | None = FilterOption,
+    subject: str | None = SubjectOption,
     out: Path | None = OutOption,
     fmt: str = FormatOption,
     skew_s: float = typer.Option(
@@ -118,11 +176,11 @@ def kafka(
     reason: str = ReasonOption,
 ) -> None:
     """Replay the events of a topic whose ts falls in [--from, --to), seeking by time."""
-    settings, win, flt = _start(from_, to, filters)
+    settings, win, flt = start(from_, to, filters, subject)
     sink = _sink(out, fmt)
     audit_read(
         settings,
-        ReadAudit("replay kafka", topic, str(win), tuple(flt.fields), reason),
+        ReadAudit("replay kafka", topic, str(win), tuple(flt.fields), reason, subject is not None),
     )
     with progress_bar(f"replaying {topic}") as update:
         stats = replay_kafka(
@@ -140,6 +198,7 @@ def archive(
         None, "--topic", "-t", help="archived topic (default: the events topic)"
     ),
     filters: list[str] | None = FilterOption,
+    subject: str | None = SubjectOption,
     out: Path | None = OutOption,
     fmt: str = FormatOption,
     public_key: Path | None = PublicKeyOption,
@@ -152,7 +211,7 @@ def archive(
         help='emit a batch that fails verification, each event marked "_unverified"',
     ),
     compare: str | None = typer.Option(
-        None, "--compare", help="the other region's archive: read a failing or missing batch there"
+        None, "--compare", help="the other region's archive: read a failing batch's offsets there"
     ),
     compare_endpoint_url: str | None = typer.Option(None, "--compare-endpoint-url"),
     compare_region: str | None = typer.Option(None, "--compare-region"),
@@ -162,23 +221,18 @@ def archive(
 
     Only batches whose time range overlaps the window are fetched. A batch that fails
     verification is named on stderr and not emitted; the exit status is then 4."""
-    settings, win, flt = _start(from_, to, filters)
+    settings, win, flt = start(from_, to, filters, subject)
     ring = _keyring(public_key, keyring)
-    try:
-        store = open_url(source, settings, endpoint_url=endpoint_url, region=region)
-        other = (
-            open_url(compare, settings, endpoint_url=compare_endpoint_url, region=compare_region)
-            if compare is not None
-            else None
-        )
-    except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_UNUSABLE) from None
+    store, other = open_stores(
+        settings, source, endpoint_url, region, compare, compare_endpoint_url, compare_region
+    )
     name = topic or settings.topics.events
     sink = _sink(out, fmt)
     audit_read(
         settings,
-        ReadAudit("replay archive", source, str(win), tuple(flt.fields), reason),
+        ReadAudit(
+            "replay archive", source, str(win), tuple(flt.fields), reason, subject is not None
+        ),
     )
     with progress_bar(f"replaying {name} from {source}") as update:
         stats = replay_archive(
@@ -192,10 +246,7 @@ def archive(
             fallback=other,
             progress=update,
         )
-    for text in stats.refused:
-        console.print(f"[red]REFUSED[/] {text}", highlight=False, markup=True, soft_wrap=True)
-    for text in stats.unverified:
-        console.print(f"[yellow]UNVERIFIED, emitted marked:[/] {text}", soft_wrap=True)
+    refused = report_archive(stats)
     console.print(stats.summary(), highlight=False)
-    if stats.refused:
+    if refused:
         raise typer.Exit(EXIT_REFUSED)

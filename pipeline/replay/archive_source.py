@@ -312,9 +312,15 @@ def _emit_batch(
 ) -> None:
     writer, to_json = decoder.schemas(contents.schema_json)
     data, bounds = contents.data, contents.bounds
-    for i in records if records is not None else range(len(bounds) - 1):
+    indices = records if records is not None else range(len(bounds) - 1)
+    if not flt.may_match(data):  # no record of the batch holds a needle: none is decoded
+        stats.scanned += len(indices)
+        return
+    for i in indices:
         body = data[bounds[i] : bounds[i + 1]]
         stats.scanned += 1
+        if not flt.may_match(body):
+            continue
         try:
             ts = peek_ts(body)
         except DeserializationError:
@@ -329,6 +335,8 @@ def _emit_batch(
             continue
         doc = to_json(datum)
         if flt(doc):
+            if flt.transform is not None:
+                doc = flt.transform(doc)
             if mark is not None:
                 doc[UNVERIFIED] = mark
             sink.write(doc)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -263,14 +263,36 @@ def _compile(cond: Condition) -> Predicate:
 
 @dataclass(frozen=True)
 class Filter:
-    """The AND of every ``--filter`` expression given; matches everything when none is."""
+    """The AND of every ``--filter`` expression given (everything when none is), and of what a
+    command adds: ``needles`` (a record's raw bytes must hold one of them, checked before
+    decoding: trace ids, pseudonyms) and ``transform`` (applied to what is emitted)."""
 
     expressions: tuple[str, ...]
     conditions: tuple[Condition, ...]
     _predicates: tuple[Predicate, ...]
+    needles: tuple[bytes, ...] = ()
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def __call__(self, doc: dict[str, Any]) -> bool:
         return all(p(doc) for p in self._predicates)
+
+    def may_match(self, raw: bytes) -> bool:
+        """False when ``raw`` (a record's bytes) cannot match: it holds none of the needles."""
+        return not self.needles or any(n in raw for n in self.needles)
+
+    def narrowed(
+        self,
+        predicate: Predicate,
+        needles: tuple[bytes, ...] = (),
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Filter:
+        """This filter AND ``predicate``, with a raw-bytes prefilter and an output transform."""
+        return replace(
+            self,
+            _predicates=(*self._predicates, predicate),
+            needles=needles or self.needles,
+            transform=transform or self.transform,
+        )
 
     @property
     def fields(self) -> list[str]:
@@ -287,3 +309,8 @@ def compile_filters(expressions: Sequence[str]) -> Filter:
         preds.append(parser.parse())
         conds.extend(parser.conditions)
     return Filter(tuple(expressions), tuple(conds), tuple(preds))
+
+
+def field_equals(path: str, value: str) -> Predicate:
+    """``path = value`` as a predicate, for values that come from options, not expressions."""
+    return _compile(Condition(tuple(path.split(".")), "=", (value,)))

@@ -170,7 +170,7 @@ def _emit(
     stats: Stats,
     converters: dict[int, Callable[[Any], dict[str, Any]]],
 ) -> None:
-    if value is None:
+    if value is None or not flt.may_match(value):
         return
     try:
         schema, datum = decoder.decode(value)
@@ -185,5 +185,5 @@ def _emit(
         convert = converters[id(schema)] = record_converter(schema)
     doc = convert(datum)
     if flt(doc):
-        sink.write(doc)
+        sink.write(flt.transform(doc) if flt.transform is not None else doc)
         stats.matched += 1
