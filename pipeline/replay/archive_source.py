@@ -8,15 +8,17 @@ overlapping ones is fetched too, so the run is contiguous); no other batch objec
 
 Before anything of a batch is emitted it is checked with ``archive.verify.verify_batch``
 (manifest signature by a keyring key, location, object size and SHA-256, container, count,
-Merkle root) and placed in its partition's chain: each batch of the run names the SHA-256 of
-the manifest before it with no offset gap or overlap (the one before the run too, when it is
-listed), and the run's last batch is named by the next manifest (signed) or by a signed
-checkpoint. A batch that fails is refused: nothing of it is emitted and it is named in
-``Stats.refused``; with ``allow_unverified`` its events are emitted with ``"_unverified":
-"<object key>"`` added. A missing batch inside the run (an offset gap) refuses the replay's
-completeness the same way. ``fallback`` (the other region, which cuts its own batches)
-supplies the offsets of a batch that fails here from its batches covering them, each verified
-there and linked to the one before.
+Merkle root; a narrow lookup — trace, subject — checks the Merkle root only of batches whose
+records hold the id, since it emits nothing of the others) and placed in its partition's
+chain: each batch of the run names the SHA-256 of the manifest before it with no offset gap or
+overlap (the one before the run too, when it is listed), and the run's last batch is named by
+the next manifest (signed) or by a signed checkpoint. A batch that fails is refused: nothing
+of it is emitted and it is named in ``Stats.refused``; with ``allow_unverified`` its events
+are emitted with ``"_unverified": "<object key>"`` added. Offsets missing inside the run (a
+deleted batch) are named the same way; the intact batches around them are emitted.
+``fallback`` (the other region, which cuts its own batches) supplies the offsets of a batch
+that fails here from its batches covering them, each verified there and linked to the one
+before.
 
 Events come out per partition in offset order; an event is emitted when its ``ts`` is in the
 window and it passes the filter (``ts`` is read from the body's first bytes, so events outside
@@ -26,11 +28,13 @@ the window are never decoded).
 from __future__ import annotations
 
 import io
-from collections import defaultdict
-from collections.abc import Callable
+import itertools
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import fastavro
 import orjson
@@ -44,7 +48,7 @@ from pipeline.archive.format.manifest import GENESIS, Checkpoint, Manifest
 from pipeline.archive.format.ocf import OcfContents, OcfError, read_ocf
 from pipeline.archive.format.store import Store, sha256_hex
 from pipeline.archive.verify.findings import Problem, check_signature
-from pipeline.archive.verify.verify import verify_batch
+from pipeline.archive.verify.verify import BatchCheck, check_merkle_root, verify_batch
 from pipeline.errors import ConfigError, DeserializationError
 from pipeline.events.jsonform import parse_ts
 from pipeline.replay.convert import record_converter, without_timestamp_logic
@@ -53,6 +57,8 @@ from pipeline.replay.output import Progress, Sink, Stats
 from pipeline.replay.window import Window
 
 UNVERIFIED = "_unverified"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -354,9 +360,13 @@ def replay_archive(
     allow_unverified: bool = False,
     fallback: Store | None = None,
     progress: Progress | None = None,
+    jobs: int = 4,
 ) -> Stats:
     """Emit the archived events of ``topic`` in ``window`` passing ``flt``, each batch verified
-    first; see the module docstring. ``Stats.refused``/``unverified`` name failing batches."""
+    first; see the module docstring. ``Stats.refused``/``unverified`` name failing batches.
+
+    ``jobs`` threads fetch and verify batches ahead of the one being emitted (at most
+    ``2 * jobs`` batches in memory); hashing, decompression and S3 reads run outside the GIL."""
     if window.end is None:
         raise ConfigError("an archive replay needs --to")
     stats = Stats()
@@ -375,10 +385,25 @@ def replay_archive(
         stats.refused.append(str(problem))
     lo_us, hi_us = _us(window.start), _us(window.end)
     decoder = _Decoder()
+    todo = [(run, e) for run in runs for e in run.batches]
     try:
-        for run in runs:
-            for e in run.batches:
-                check = verify_batch(store, keyring, e.key, e.data)
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+
+            def check_one(item: tuple[_Run, _Listed]) -> BatchCheck:
+                e = item[1]
+                if not flt.needles:
+                    return verify_batch(store, keyring, e.key, e.data)
+                # a narrow lookup: the Merkle root only of batches that may hold a match
+                # (the object's signed SHA-256 already makes the others' absence authentic)
+                check = verify_batch(store, keyring, e.key, e.data, check_merkle=False)
+                if check.contents is not None and flt.may_match(check.contents.data):
+                    check.problems.extend(
+                        check_merkle_root(check.contents, e.manifest.object_key, e.manifest)
+                    )
+                return check
+
+            checked = _ahead(pool, check_one, todo, 2 * jobs)
+            for (run, e), check in zip(todo, checked, strict=True):
                 stats.batches += 1
                 problems = run.problems.get(e.key, []) + check.problems
                 contents = check.contents
@@ -410,6 +435,22 @@ def replay_archive(
     if progress is not None:
         progress(stats)
     return stats
+
+
+def _ahead(
+    pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: list[_T], depth: int
+) -> Iterator[_R]:
+    """``fn`` of each item, in order, computed up to ``depth`` items ahead."""
+    pending: deque[Future[_R]] = deque()
+    it = iter(items)
+    for item in itertools.islice(it, max(1, depth)):
+        pending.append(pool.submit(fn, item))
+    while pending:
+        result = pending.popleft().result()
+        nxt = next(it, None)
+        if nxt is not None:
+            pending.append(pool.submit(fn, nxt))
+        yield result
 
 
 def _readable(data: bytes) -> OcfContents | None:

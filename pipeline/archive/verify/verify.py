@@ -54,7 +54,16 @@ from pipeline.archive.verify.findings import (
 )
 from pipeline.events.jsonform import format_ts, parse_ts
 
-__all__ = ["BatchCheck", "Problem", "Report", "Summary", "check_object", "verify", "verify_batch"]
+__all__ = [
+    "BatchCheck",
+    "Problem",
+    "Report",
+    "Summary",
+    "check_merkle_root",
+    "check_object",
+    "verify",
+    "verify_batch",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -105,7 +114,7 @@ def check_object(store: Store, okey: str, m: Manifest, deep: bool) -> list[Probl
 
 
 def _check_object_data(
-    data: bytes, okey: str, m: Manifest, deep: bool
+    data: bytes, okey: str, m: Manifest, deep: bool, check_merkle: bool = True
 ) -> tuple[list[Problem], OcfContents | None]:
     if len(data) != m.object_size or sha256_hex(data) != m.object_sha256:
         problem = Problem(okey, "object-hash", "size or SHA-256 differs from the signed manifest")
@@ -124,11 +133,18 @@ def _check_object_data(
                 f"the manifest says {m.count} {m.codec}",
             )
         )
-    if merkle.records_root(contents.data, contents.bounds).hex() != m.merkle_root:
-        out.append(Problem(okey, "merkle", "Merkle root of the records differs from the manifest"))
+    if check_merkle:
+        out.extend(check_merkle_root(contents, okey, m))
     if deep:
         out.extend(_deep(data, contents.bodies(), contents.schema_json, okey, m))
     return out, contents
+
+
+def check_merkle_root(contents: OcfContents, okey: str, m: Manifest) -> list[Problem]:
+    """The RFC 6962 root over the container's raw records against the signed one."""
+    if merkle.records_root(contents.data, contents.bounds).hex() != m.merkle_root:
+        return [Problem(okey, "merkle", "Merkle root of the records differs from the manifest")]
+    return []
 
 
 def _deep(
@@ -381,14 +397,20 @@ class BatchCheck:
 
 
 def verify_batch(
-    store: Store, keyring: Keyring, manifest_key: str, manifest_data: bytes | None = None
+    store: Store,
+    keyring: Keyring,
+    manifest_key: str,
+    manifest_data: bytes | None = None,
+    *,
+    check_merkle: bool = True,
 ) -> BatchCheck:
     """Check one batch and its manifest, as ``verify`` does for each: the manifest parses, is
     signed by a keyring key, sits where its content says; the object has the signed size and
     SHA-256, parses, holds the signed count, and its Merkle root is the signed one. The chain
     position (links to the neighbours) is the caller's to check, from ``manifest_sha256`` and
     ``manifest.prev_manifest_sha256``. ``contents`` are the very bytes checked, for a reader
-    to emit."""
+    to emit. ``check_merkle=False`` leaves the Merkle root (the costliest check) to the caller
+    (``check_merkle_root``), for a reader that emits nothing of most batches it reads."""
     problems: list[Problem] = []
     try:
         data = store.get(manifest_key) if manifest_data is None else manifest_data
@@ -405,6 +427,6 @@ def verify_batch(
             Problem(entry.object_key, "missing", "batch object is missing (its manifest exists)")
         )
         return BatchCheck(manifest_key, entry.manifest, entry.sha256, None, problems)
-    found, contents = _check_object_data(obj, entry.object_key, entry.manifest, False)
+    found, contents = _check_object_data(obj, entry.object_key, entry.manifest, False, check_merkle)
     problems.extend(found)
     return BatchCheck(manifest_key, entry.manifest, entry.sha256, contents, problems, obj)
