@@ -42,6 +42,7 @@ from pipeline.replay.kafka_source import DEFAULT_SKEW, replay_kafka
 from pipeline.replay.output import JsonlSink, Sink, Stats
 from pipeline.replay.output import Progress as ProgressFn
 from pipeline.replay.subject import subject as subject_of
+from pipeline.replay.to_topic import TopicSink, check_target, resume_points
 from pipeline.replay.window import Window, window
 from pipeline.sanitizer.build import scrub_keys
 from pipeline.settings import Settings, load_settings
@@ -173,20 +174,52 @@ def kafka(
         min=0,
         help="seconds a record's Kafka timestamp may differ from the event's ts",
     ),
+    to_topic: str | None = typer.Option(
+        None,
+        "--to-topic",
+        help="copy the matching records (key, value, headers) into this topic; run again to "
+        "resume an interrupted copy without duplicates",
+    ),
+    force_input_topic: bool = typer.Option(
+        False, "--force-input-topic", help="allow --to-topic to be a pipeline input topic"
+    ),
     reason: str = ReasonOption,
 ) -> None:
     """Replay the events of a topic whose ts falls in [--from, --to), seeking by time."""
     settings, win, flt = start(from_, to, filters, subject)
-    sink = _sink(out, fmt)
+    resume: dict[int, int] | None = None
+    sink: Sink
+    if to_topic is not None:
+        if out is not None or subject is not None:
+            raise _unusable(ConfigError("--to-topic copies records: not with --out or --subject"))
+        try:
+            check_target(settings, topic, to_topic, force=force_input_topic)
+            sink = TopicSink(settings, to_topic)
+            resume = resume_points(settings, topic, to_topic)
+        except ConfigError as exc:
+            raise _unusable(exc) from None
+        if resume:
+            console.print(f"resuming the copy into {to_topic} ({len(resume)} partitions begun)")
+    else:
+        sink = _sink(out, fmt)
     audit_read(
         settings,
         ReadAudit("replay kafka", topic, str(win), tuple(flt.fields), reason, subject is not None),
     )
     with progress_bar(f"replaying {topic}") as update:
         stats = replay_kafka(
-            settings, topic, win, flt, sink, skew=timedelta(seconds=skew_s), progress=update
+            settings,
+            topic,
+            win,
+            flt,
+            sink,
+            skew=timedelta(seconds=skew_s),
+            progress=update,
+            resume=resume,
         )
     console.print(stats.summary(), highlight=False)
+    if to_topic is not None:
+        console.print(f"copied {stats.matched:,} records into {to_topic}", highlight=False)
 
 
 @app.command("archive")

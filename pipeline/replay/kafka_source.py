@@ -16,19 +16,19 @@ next is read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.errors import ConfigError, DeserializationError, RetryableError
 from pipeline.events.serde import GenericAvroDecoder, registry_client
 from pipeline.kafka.config import KafkaConnection
 from pipeline.replay.convert import record_converter
 from pipeline.replay.filters import Filter
-from pipeline.replay.output import Progress, Sink, Stats
+from pipeline.replay.output import Origin, Progress, Sink, Stats
 from pipeline.replay.window import Window
 from pipeline.settings import Settings
 
@@ -113,15 +113,21 @@ def replay_kafka(
     *,
     skew: timedelta = DEFAULT_SKEW,
     progress: Progress | None = None,
+    resume: Mapping[int, int] | None = None,
 ) -> Stats:
     """Emit the events of ``topic`` in ``window`` that pass ``flt`` to ``sink``, in order within
-    each partition."""
+    each partition; ``resume`` maps partitions to the first offset still to read."""
     stats = Stats()
     decoder = GenericAvroDecoder(registry_client(settings.registry_url))
     converters: dict[int, Callable[[Any], dict[str, Any]]] = {}  # by the decoder's schema
     consumer = _consumer(settings, f"auditpipe-replay-{uuid.uuid4()}")
     try:
         ranges = plan(consumer, topic, window, skew)
+        if resume:  # a resumed copy: each partition continues after what was already copied
+            ranges = [
+                PartitionRange(r.partition, max(r.start, resume.get(r.partition, 0)), r.stop)
+                for r in ranges
+            ]
         stats.total = sum(r.size for r in ranges)
         todo = {r.partition: r for r in ranges if r.size > 0}
         if todo:
@@ -143,7 +149,7 @@ def replay_kafka(
                     _finish(consumer, topic, todo, p)
                     continue
                 stats.scanned += 1
-                _emit(decoder, msg.value(), window, flt, sink, stats, converters)
+                _emit(decoder, msg, window, flt, sink, stats, converters)
                 if offset + 1 >= r.stop:
                     _finish(consumer, topic, todo, p)
                 if progress is not None and stats.scanned % PROGRESS_EVERY == 0:
@@ -163,13 +169,14 @@ def _finish(consumer: Consumer, topic: str, todo: dict[int, PartitionRange], p: 
 
 def _emit(
     decoder: GenericAvroDecoder,
-    value: bytes | None,
+    msg: Message,
     window: Window,
     flt: Filter,
     sink: Sink,
     stats: Stats,
     converters: dict[int, Callable[[Any], dict[str, Any]]],
 ) -> None:
+    value = msg.value()
     if value is None or not flt.may_match(value):
         return
     try:
@@ -185,5 +192,20 @@ def _emit(
         convert = converters[id(schema)] = record_converter(schema)
     doc = convert(datum)
     if flt(doc):
-        sink.write(flt.transform(doc) if flt.transform is not None else doc)
+        origin = Origin(
+            msg.topic() or "",
+            msg.partition() or 0,
+            msg.offset() or 0,
+            value,
+            msg.key(),
+            _headers(msg),
+        )
+        sink.write(flt.transform(doc) if flt.transform is not None else doc, origin)
         stats.matched += 1
+
+
+def _headers(msg: Message) -> list[tuple[str, str | bytes | None]] | None:
+    headers = msg.headers()
+    if headers is None or isinstance(headers, list):
+        return headers
+    return list(headers.items())

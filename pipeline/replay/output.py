@@ -10,9 +10,22 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an emitted event was read: a Kafka record as it is (key, value, headers), or an
+    archived one (value rebuilt in the wire format, no key or headers archived)."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: list[tuple[str, str | bytes | None]] | None = None
+
+
 class Sink(Protocol):
-    def write(self, doc: dict[str, Any]) -> None:
-        """Emit one event in its JSON form."""
+    def write(self, doc: dict[str, Any], origin: Origin | None = None) -> None:
+        """Emit one event in its JSON form (``origin``: the record it was read from)."""
         ...
 
     def close(self) -> None: ...
@@ -25,7 +38,7 @@ class JsonlSink:
         self._stream = stream
         self._close_stream = close_stream
 
-    def write(self, doc: dict[str, Any]) -> None:
+    def write(self, doc: dict[str, Any], origin: Origin | None = None) -> None:
         self._stream.write(orjson.dumps(doc) + b"\n")
 
     def close(self) -> None:
@@ -40,7 +53,7 @@ class ListSink:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def write(self, doc: dict[str, Any]) -> None:
+    def write(self, doc: dict[str, Any], origin: Origin | None = None) -> None:
         self.events.append(doc)
 
     def close(self) -> None:
