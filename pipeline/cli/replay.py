@@ -41,6 +41,7 @@ from pipeline.replay.filters import Filter, compile_filters
 from pipeline.replay.kafka_source import DEFAULT_SKEW, replay_kafka
 from pipeline.replay.output import JsonlSink, Sink, Stats
 from pipeline.replay.output import Progress as ProgressFn
+from pipeline.replay.parquet import ParquetSink
 from pipeline.replay.subject import subject as subject_of
 from pipeline.replay.to_topic import TopicSink, check_target, resume_points
 from pipeline.replay.window import Window, window
@@ -61,7 +62,9 @@ FilterOption: Any = typer.Option(
     "'category IN (AUTHN,AUTHZ) OR outcome!=SUCCESS'); repeat to AND",
 )
 OutOption: Any = typer.Option(None, "--out", help="write here (default: stdout)")
-FormatOption: Any = typer.Option("jsonl", "--format", help="jsonl")
+FormatOption: Any = typer.Option(
+    "jsonl", "--format", help="jsonl, or parquet (nested schema kept; needs --out)"
+)
 ReasonOption: Any = typer.Option("", "--reason", help="why you read (recorded in the audit event)")
 SubjectOption: Any = typer.Option(
     None,
@@ -71,8 +74,12 @@ SubjectOption: Any = typer.Option(
 
 
 def _sink(out: Path | None, fmt: str) -> Sink:
+    if fmt == "parquet":
+        if out is None:
+            raise _unusable(ConfigError("--format parquet needs --out FILE"))
+        return ParquetSink(out)
     if fmt != "jsonl":
-        raise ConfigError(f"--format {fmt!r}: only jsonl is supported")
+        raise _unusable(ConfigError(f"--format {fmt!r}: jsonl or parquet"))
     if out is None:
         return JsonlSink(sys.stdout.buffer)
     return JsonlSink(out.open("wb"), close_stream=True)
