@@ -66,6 +66,15 @@ FormatOption: Any = typer.Option(
     "jsonl", "--format", help="jsonl, or parquet (nested schema kept; needs --out)"
 )
 ReasonOption: Any = typer.Option("", "--reason", help="why you read (recorded in the audit event)")
+ToTopicOption: Any = typer.Option(
+    None,
+    "--to-topic",
+    help="copy the matching records (key, value, headers) into this topic; run again to "
+    "resume an interrupted copy without duplicates",
+)
+ForceOption: Any = typer.Option(
+    False, "--force-input-topic", help="allow --to-topic to be a pipeline input topic"
+)
 SubjectOption: Any = typer.Option(
     None,
     "--subject",
@@ -83,6 +92,28 @@ def _sink(out: Path | None, fmt: str) -> Sink:
     if out is None:
         return JsonlSink(sys.stdout.buffer)
     return JsonlSink(out.open("wb"), close_stream=True)
+
+
+def _output(
+    settings: Settings,
+    source: str,
+    out: Path | None,
+    fmt: str,
+    subject: str | None,
+    to_topic: str | None,
+    force: bool,
+) -> tuple[Sink, dict[int, int]]:
+    """The sink of a replay, and where a resumed copy continues (see ``replay/to_topic.py``)."""
+    if to_topic is None:
+        return _sink(out, fmt), {}
+    if out is not None or subject is not None:
+        raise _unusable(ConfigError("--to-topic copies records: not with --out or --subject"))
+    try:
+        check_target(settings, source, to_topic, force=force)
+        resume = resume_points(settings, source, to_topic)
+        return TopicSink(settings, to_topic), resume
+    except ConfigError as exc:
+        raise _unusable(exc) from None
 
 
 @contextmanager
@@ -181,34 +212,15 @@ def kafka(
         min=0,
         help="seconds a record's Kafka timestamp may differ from the event's ts",
     ),
-    to_topic: str | None = typer.Option(
-        None,
-        "--to-topic",
-        help="copy the matching records (key, value, headers) into this topic; run again to "
-        "resume an interrupted copy without duplicates",
-    ),
-    force_input_topic: bool = typer.Option(
-        False, "--force-input-topic", help="allow --to-topic to be a pipeline input topic"
-    ),
+    to_topic: str | None = ToTopicOption,
+    force_input_topic: bool = ForceOption,
     reason: str = ReasonOption,
 ) -> None:
     """Replay the events of a topic whose ts falls in [--from, --to), seeking by time."""
     settings, win, flt = start(from_, to, filters, subject)
-    resume: dict[int, int] | None = None
-    sink: Sink
-    if to_topic is not None:
-        if out is not None or subject is not None:
-            raise _unusable(ConfigError("--to-topic copies records: not with --out or --subject"))
-        try:
-            check_target(settings, topic, to_topic, force=force_input_topic)
-            sink = TopicSink(settings, to_topic)
-            resume = resume_points(settings, topic, to_topic)
-        except ConfigError as exc:
-            raise _unusable(exc) from None
-        if resume:
-            console.print(f"resuming the copy into {to_topic} ({len(resume)} partitions begun)")
-    else:
-        sink = _sink(out, fmt)
+    sink, resume = _output(settings, topic, out, fmt, subject, to_topic, force_input_topic)
+    if resume:
+        console.print(f"resuming the copy into {to_topic} ({len(resume)} partitions begun)")
     audit_read(
         settings,
         ReadAudit("replay kafka", topic, str(win), tuple(flt.fields), reason, subject is not None),
@@ -255,6 +267,8 @@ def archive(
     ),
     compare_endpoint_url: str | None = typer.Option(None, "--compare-endpoint-url"),
     compare_region: str | None = typer.Option(None, "--compare-region"),
+    to_topic: str | None = ToTopicOption,
+    force_input_topic: bool = ForceOption,
     reason: str = ReasonOption,
 ) -> None:
     """Replay archived events whose ts falls in [--from, --to), verifying every batch first.
@@ -267,7 +281,9 @@ def archive(
         settings, source, endpoint_url, region, compare, compare_endpoint_url, compare_region
     )
     name = topic or settings.topics.events
-    sink = _sink(out, fmt)
+    sink, resume = _output(settings, name, out, fmt, subject, to_topic, force_input_topic)
+    if resume:
+        console.print(f"resuming the copy into {to_topic} ({len(resume)} partitions begun)")
     audit_read(
         settings,
         ReadAudit(
@@ -285,6 +301,7 @@ def archive(
             allow_unverified=allow_unverified,
             fallback=other,
             progress=update,
+            resume=resume,
         )
     refused = report_archive(stats)
     console.print(stats.summary(), highlight=False)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,7 +53,7 @@ from pipeline.errors import ConfigError, DeserializationError
 from pipeline.events.jsonform import parse_ts
 from pipeline.replay.convert import record_converter, without_timestamp_logic
 from pipeline.replay.filters import Filter
-from pipeline.replay.output import Progress, Sink, Stats
+from pipeline.replay.output import Origin, Progress, Sink, Stats
 from pipeline.replay.window import Window
 
 UNVERIFIED = "_unverified"
@@ -314,11 +314,17 @@ def _emit_batch(
     stats: Stats,
     decoder: _Decoder,
     mark: str | None,
+    m: Manifest,
     records: range | None = None,
+    resume: Mapping[int, int] | None = None,
 ) -> None:
     writer, to_json = decoder.schemas(contents.schema_json)
+    header = b"\x00" + m.schema_id.to_bytes(4, "big") if m.schema_id is not None else None
     data, bounds = contents.data, contents.bounds
     indices = records if records is not None else range(len(bounds) - 1)
+    if resume and m.partition in resume:  # a resumed copy: offsets already copied are skipped
+        first = max(indices.start, resume[m.partition] - m.first_offset)
+        indices = range(first, max(first, indices.stop))
     if not flt.may_match(data):  # no record of the batch holds a needle: none is decoded
         stats.scanned += len(indices)
         return
@@ -345,7 +351,13 @@ def _emit_batch(
                 doc = flt.transform(doc)
             if mark is not None:
                 doc[UNVERIFIED] = mark
-            sink.write(doc)
+            # the record as it was on the topic (wire format); no key: keys are not archived
+            origin = (
+                Origin(m.topic, m.partition, m.first_offset + i, header + body)
+                if header is not None
+                else None
+            )
+            sink.write(doc, origin)
             stats.matched += 1
 
 
@@ -361,12 +373,14 @@ def replay_archive(
     fallback: Store | None = None,
     progress: Progress | None = None,
     jobs: int = 4,
+    resume: Mapping[int, int] | None = None,
 ) -> Stats:
     """Emit the archived events of ``topic`` in ``window`` passing ``flt``, each batch verified
     first; see the module docstring. ``Stats.refused``/``unverified`` name failing batches.
 
     ``jobs`` threads fetch and verify batches ahead of the one being emitted (at most
-    ``2 * jobs`` batches in memory); hashing, decompression and S3 reads run outside the GIL."""
+    ``2 * jobs`` batches in memory); hashing, decompression and S3 reads run outside the GIL.
+    ``resume`` maps partitions to the first offset still to emit (a resumed ``--to-topic``)."""
     if window.end is None:
         raise ConfigError("an archive replay needs --to")
     stats = Stats()
@@ -412,9 +426,19 @@ def replay_archive(
                 if problems and fallback is not None:
                     pieces = _from_fallback(fallback, keyring, e.manifest, stats)
                     if pieces is not None:
-                        for piece, records in pieces:
+                        for piece, pm, records in pieces:
                             _emit_batch(
-                                piece, lo_us, hi_us, flt, sink, stats, decoder, None, records
+                                piece,
+                                lo_us,
+                                hi_us,
+                                flt,
+                                sink,
+                                stats,
+                                decoder,
+                                None,
+                                pm,
+                                records,
+                                resume,
                             )
                         continue
                 if problems or contents is None:
@@ -427,7 +451,19 @@ def replay_archive(
                     mark: str | None = e.manifest.object_key
                 else:
                     mark = None
-                _emit_batch(contents, lo_us, hi_us, flt, sink, stats, decoder, mark)
+                _emit_batch(
+                    contents,
+                    lo_us,
+                    hi_us,
+                    flt,
+                    sink,
+                    stats,
+                    decoder,
+                    mark,
+                    e.manifest,
+                    None,
+                    resume,
+                )
                 if progress is not None:
                     progress(stats)
     finally:
@@ -463,7 +499,7 @@ def _readable(data: bytes) -> OcfContents | None:
 
 def _from_fallback(
     store: Store, keyring: Keyring, m: Manifest, stats: Stats
-) -> list[tuple[OcfContents, range]] | None:
+) -> list[tuple[OcfContents, Manifest, range]] | None:
     """The offsets of batch ``m`` from the other region's archive, which cuts its own batches:
     the batches there covering ``m.first_offset..m.last_offset`` of the partition, each
     verified (signature, hash, Merkle root) and linked to the one before; None if they are
@@ -490,7 +526,7 @@ def _from_fallback(
     found.sort(key=lambda e: e.manifest.first_offset)
     if not found or found[0].manifest.first_offset > m.first_offset:
         return None
-    pieces: list[tuple[OcfContents, range]] = []
+    pieces: list[tuple[OcfContents, Manifest, range]] = []
     prev: _Listed | None = None
     for e in found:
         if prev is not None and _link(prev, e) is not None:
@@ -501,7 +537,7 @@ def _from_fallback(
             return None
         lo = max(m.first_offset, e.manifest.first_offset) - e.manifest.first_offset
         hi = min(m.last_offset, e.manifest.last_offset) - e.manifest.first_offset
-        pieces.append((check.contents, range(lo, hi + 1)))
+        pieces.append((check.contents, e.manifest, range(lo, hi + 1)))
         prev = e
     if found[-1].manifest.last_offset < m.last_offset:
         return None

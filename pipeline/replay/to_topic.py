@@ -1,6 +1,8 @@
 """``--to-topic``: copy a replayed window into another topic, resumable without duplicates.
 
-Each record is copied as it was read — same key, value bytes and headers — into the target
+Each record is copied as it was read — same key, value bytes and headers (from the archive:
+the value in the wire format with the batch's schema id; keys and headers are not archived,
+so there are none) — into the target
 partition with the source's number (the target needs at least as many partitions), plus one
 header, ``auditpipe-replay-origin: <topic>:<partition>:<offset>``. The producer is idempotent
 with one request in flight per connection, so per partition the target holds a prefix of the
@@ -138,8 +140,10 @@ class TopicSink:
             self._errors.append(str(err))
 
     def write(self, doc: dict[str, Any], origin: Origin | None = None) -> None:
-        if origin is None:
-            raise ConfigError("--to-topic needs the records' origin")
+        if origin is None:  # an archive batch without a schema id (an offline import)
+            raise ConfigError(
+                "--to-topic: these events have no schema id (offline import); cannot copy them"
+            )
         if origin.partition >= self._partitions:
             raise ConfigError(
                 f"--to-topic {self.target} has {self._partitions} partitions; the source has "

@@ -32,7 +32,7 @@ from pipeline.kafka.config import KafkaConnection
 from pipeline.produce.generator import EventGenerator
 from pipeline.replay.filters import compile_filters
 from pipeline.replay.kafka_source import replay_kafka
-from pipeline.replay.output import ListSink
+from pipeline.replay.output import ListSink, Origin
 from pipeline.replay.window import Window
 from pipeline.settings import Settings
 from tests.integration.replay_events import generated, produce_now
@@ -100,6 +100,18 @@ def _archive(
         t.join(60)
 
 
+class Capture:
+    def __init__(self) -> None:
+        self.got: list[tuple[dict[str, Any], Origin]] = []
+
+    def write(self, doc: dict[str, Any], origin: Origin | None = None) -> None:
+        assert origin is not None
+        self.got.append((doc, origin))
+
+    def close(self) -> None:
+        pass
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -155,6 +167,33 @@ def test_archive_replay_equals_kafka_replay_and_refuses_a_tampered_batch(
         assert done.returncode == 0, done.stderr
         assert b"objects listed" in done.stderr
         assert _by_id(_lines(out)) == from_kafka, region
+
+    # copied from the archive into a topic: the records as they were on the topic; a second
+    # run resumes after what is there, so it copies nothing twice
+    copy = topic_factory("audit.replay.copy", partitions=3)
+    for _ in range(2):
+        copied = _cli(
+            "replay",
+            "archive",
+            "--source",
+            urls[REGIONS[1]],
+            "--region",
+            REGIONS[1],
+            "--public-key",
+            str(pub),
+            *window,
+            "--to-topic",
+            copy,
+            cwd=tmp_path,
+        )
+        assert copied.returncode == 0, copied.stderr
+    assert b"resuming the copy" in copied.stderr
+    originals, copies = Capture(), Capture()
+    replay_kafka(stack, topic, Window(t1, t2), compile_filters([flt]), originals)
+    replay_kafka(stack, copy, Window(t1, t2), compile_filters([]), copies)
+    assert sorted(d["event_id"] for d, _ in copies.got) == sorted(from_kafka)
+    values = {d["event_id"]: o.value for d, o in originals.got}
+    assert all(o.value == values[d["event_id"]] for d, o in copies.got)
 
     # tamper with one batch object inside the window in the first region (a new version of
     # the key: Object Lock keeps the old one, but readers get the new one)
