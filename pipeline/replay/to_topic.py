@@ -21,10 +21,11 @@ import re
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer, TopicPartition
 
 from pipeline.errors import ConfigError, RetryableError
 from pipeline.kafka.config import KafkaConnection
+from pipeline.replay.kafka_source import _consumer
 from pipeline.replay.output import Origin
 from pipeline.settings import Settings
 
@@ -84,13 +85,7 @@ def _origin(headers: object) -> tuple[str, int, int] | None:
 def resume_points(settings: Settings, source: str, target: str) -> dict[int, int]:
     """Per source partition, the first offset not yet copied into ``target`` (read from the
     origin header of each target partition's last record); empty for a fresh target."""
-    consumer = Consumer(
-        {
-            **_conn(settings).to_librdkafka(),
-            "group.id": f"auditpipe-replay-resume-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = _consumer(settings, f"auditpipe-replay-resume-{uuid.uuid4()}")
     out: dict[int, int] = {}
     try:
         meta = consumer.list_topics(target, timeout=_TIMEOUT_S).topics.get(target)

@@ -168,6 +168,36 @@ def test_archive_replay_equals_kafka_replay_and_refuses_a_tampered_batch(
         assert b"objects listed" in done.stderr
         assert _by_id(_lines(out)) == from_kafka, region
 
+    # a flow traced from the archive (either region): its events in time order
+    flows: dict[str, list[dict[str, Any]]] = {}
+    for d in inside:
+        flows.setdefault(d["trace_id"], []).append(d)
+    tid, flow = max(flows.items(), key=lambda kv: len({d["service"] for d in kv[1]}))
+    assert len({d["service"] for d in flow}) > 1
+    traced = _cli(
+        "trace",
+        tid,
+        "--source",
+        urls[REGIONS[1]],
+        "--region",
+        REGIONS[1],
+        "--public-key",
+        str(pub),
+        "--topic",
+        topic,
+        "--from",
+        format_ts(t1),
+        "--to",
+        format_ts(t2),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert traced.returncode == 0, traced.stderr
+    hops = [orjson.loads(line)["event"] for line in traced.stdout.splitlines()]
+    assert [h["event_id"] for h in hops] == [
+        d["event_id"] for d in sorted(flow, key=lambda d: d["ts"])
+    ]
+
     # copied from the archive into a topic: the records as they were on the topic; a second
     # run resumes after what is there, so it copies nothing twice
     copy = topic_factory("audit.replay.copy", partitions=3)
