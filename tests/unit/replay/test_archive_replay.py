@@ -193,3 +193,31 @@ def test_a_swapped_manifest_signature_is_refused_or_emitted_marked(copy: Archive
     assert len(stats.unverified) == 1
     assert ids(got) == ids(copy.between(start, end))
     assert all(d[UNVERIFIED] == keys[3].removesuffix(".manifest.sig") for d in got)
+
+
+def _delete(a: Archive, index: int) -> None:
+    okey = sorted(k for k in a.store.list(layout.EVENTS) if k.endswith(layout.BATCH_SUFFIX))[index]
+    for key in (okey, layout.manifest_key(okey), layout.manifest_sig_key(okey)):
+        (a.root / key).unlink()
+
+
+def test_missing_offsets_are_read_from_the_other_region(archive: Archive, copy: Archive) -> None:
+    _delete(copy, 8)
+    start, end = T0 + timedelta(hours=7, minutes=30), T0 + timedelta(hours=9, minutes=30)
+    got, stats = run(copy, start, end, fallback=archive.store)
+    assert not stats.refused
+    assert ids(got) == ids(copy.between(start, end))  # in offset order, the gap filled
+
+
+def test_a_deleted_last_batch_of_the_window_is_named_or_filled(
+    archive: Archive, copy: Archive
+) -> None:
+    _delete(copy, 9)  # hours 9..10: the window's last overlapping batch
+    start, end = T0 + timedelta(hours=8, minutes=30), T0 + timedelta(hours=9, minutes=30)
+    got, stats = run(copy, start, end)
+    assert len(stats.refused) == 1
+    assert "offsets 900..999 are missing" in stats.refused[0]
+    assert ids(got) == ids([d for d in copy.between(start, end) if d not in copy.docs[900:]])
+    got, stats = run(copy, start, end, fallback=archive.store)
+    assert not stats.refused
+    assert ids(got) == ids(copy.between(start, end))
