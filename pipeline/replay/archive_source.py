@@ -8,9 +8,10 @@ records hold the id, since it emits nothing of the others) and its chain positio
 fails is refused: nothing of it is emitted and it is named in ``Stats.refused``; with
 ``allow_unverified`` its events are emitted with ``"_unverified": "<object key>"`` added.
 Offsets missing inside the run (a deleted batch) are named the same way; the intact batches
-around them are emitted. ``fallback`` (the other region, which cuts its own batches) supplies
-the offsets of a batch that fails here, or of offsets missing here, from its batches covering
-them, each verified there and linked to the one before.
+around them are emitted. ``fallback`` (the other region, which cuts its own batches) is read
+instead when this archive cannot be listed at all (a region down, a bucket gone); otherwise it
+supplies the offsets of a batch that fails here, or of offsets missing here, from its batches
+covering them, each verified there and linked to the one before.
 
 Events come out per partition in offset order; an event is emitted when its ``ts`` is in the
 window and it passes the filter (``ts`` is read from the body's first bytes, so events outside
@@ -39,7 +40,7 @@ from pipeline.archive.format.ocf import OcfContents, OcfError, read_ocf
 from pipeline.archive.format.store import Store
 from pipeline.archive.verify.findings import Problem
 from pipeline.archive.verify.verify import BatchCheck, check_merkle_root, verify_batch
-from pipeline.errors import ConfigError, DeserializationError
+from pipeline.errors import ConfigError, DeserializationError, RetryableError
 from pipeline.replay.archive_plan import (
     Anchor,
     Listed,
@@ -167,11 +168,20 @@ def replay_archive(
     if window.end is None:
         raise ConfigError("an archive replay needs --to")
     stats = Stats()
-    reader = Reader(store, keyring, topic, stats)
-    start_day = window.start.date() - timedelta(days=1)
-    by_partition = reader.manifests(
-        layout.event_prefixes(reader.topic, start_day, window.end.date())
+    prefixes = layout.event_prefixes(
+        topic, window.start.date() - timedelta(days=1), window.end.date()
     )
+    reader = Reader(store, keyring, topic, stats)
+    try:
+        by_partition = reader.manifests(prefixes)
+    except RetryableError as exc:  # this region is down or gone: the other one, if given
+        if fallback is None:
+            raise
+        stats.switched = f"cannot read this archive ({exc}); read the other region instead"
+        store, fallback = fallback, None
+        stats.listed = stats.manifests = 0
+        reader = Reader(store, keyring, topic, stats)
+        by_partition = reader.manifests(prefixes)
     runs = select_runs(by_partition, window)
     anchor = Anchor(reader, window)
     for run in runs:

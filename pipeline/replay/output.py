@@ -75,6 +75,7 @@ class Stats:
     batches: int = 0  # batch objects fetched (each verified before any of it is emitted)
     refused: list[str] = field(default_factory=list)  # failing batches not emitted
     unverified: list[str] = field(default_factory=list)  # failing batches emitted, marked
+    switched: str | None = None  # why the other region was read instead
 
     @property
     def seconds(self) -> float:
@@ -97,6 +98,8 @@ class Stats:
                 f"; archive: {self.listed:,} objects listed, {self.manifests:,} manifests and "
                 f"{self.batches:,} batches fetched"
             )
+        if self.switched:
+            text += f"; {self.switched}"
         if self.refused:
             text += f"; {len(self.refused)} batches REFUSED"
         if self.unverified:

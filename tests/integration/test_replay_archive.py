@@ -257,6 +257,29 @@ def test_archive_replay_equals_kafka_replay_and_refuses_a_tampered_batch(
     assert victim.encode() in refused.stderr.replace(b"\n", b"")
     assert set(_by_id(_lines(out))) < set(from_kafka)
 
+    # the first region gone entirely (no such bucket): --compare reads the other one
+    gone = _cli(
+        "replay",
+        "archive",
+        "--source",
+        f"s3://auditpipe-test-gone-{run}",
+        "--region",
+        REGIONS[0],
+        "--compare",
+        urls[REGIONS[1]],
+        "--compare-region",
+        REGIONS[1],
+        "--public-key",
+        str(pub),
+        *window,
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert gone.returncode == 0, gone.stderr
+    assert b"read the other region instead" in gone.stderr
+    assert _by_id(_lines(out)) == from_kafka
+
     healed = _cli(
         "replay",
         "archive",
