@@ -22,6 +22,7 @@ from rich.table import Table
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect, bench_detect_stream
 from benchmarks.presidio import bench_presidio
+from benchmarks.replay import bench_replay_archive, bench_replay_kafka, bench_trace
 from benchmarks.route import bench_route, route_row
 from benchmarks.scrub import bench_scrub, bench_stream
 from benchmarks.sdk import bench_sdk
@@ -153,6 +154,11 @@ def main() -> None:
         archive = bench_archive(200_000)
     with console.status("archiver + verifier: 200k events from Kafka to S3 (versitygw, loopback)"):
         archive_s3 = bench_archive_s3(settings, 200_000)
+    with console.status("replay: 50k events from Kafka, 200k from a file-store archive"):
+        replay_k = bench_replay_kafka(settings, 50_000)
+        replay_a = bench_replay_archive(200_000)
+    with console.status("trace: lookups in a 1M-event archive (built first)"):
+        trace = bench_trace(1_000_000)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = Table(title="auditpipe benchmarks (local stack, this machine)")
@@ -280,6 +286,31 @@ def main() -> None:
         f"{rss_mib:,.0f}",
     )
     table.add_row(*route_row(bench_route(settings)))
+    table.add_row(
+        "replay from Kafka (seek by time, decode, JSON Lines)",
+        f"{replay_k['events_per_s']:,.0f}",
+        f"{replay_k['events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "replay from the archive, every batch verified (file store)",
+        f"{replay_a['events_per_s']:,.0f}",
+        f"{replay_a['events_per_cpu_s']:,.0f}",
+        "-",
+        "-",
+        "-",
+    )
+    table.add_row(
+        f"trace lookup, {trace['events']:,.0f}-event archive, one day "
+        f"(absent id p50 {trace['absent_p50_ms']:,.0f} ms; max {trace['found_max_ms']:,.0f})",
+        "-",
+        "-",
+        f"{trace['found_p50_ms']:,.0f}",
+        "-",
+        "-",
+    )
     console.print(table)
     console.print(
         "p50/p99: from produce() to the broker's append time (topic uses LogAppendTime), "
@@ -305,6 +336,9 @@ def main() -> None:
                 "presidio": presidio,
                 "detect": detect,
                 "detect_stream": detect_stream,
+                "replay_kafka": replay_k,
+                "replay_archive": replay_a,
+                "trace": trace,
                 "peak_rss_mib": rss_mib,
             },
             option=orjson.OPT_INDENT_2,

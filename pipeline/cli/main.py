@@ -18,6 +18,7 @@ from pipeline.cli import (
     enrich,
     legal_hold,
     produce,
+    replay,
     retention,
     route,
     run,
@@ -27,6 +28,7 @@ from pipeline.cli import (
     silence,
     stack,
     topics,
+    trace,
     validate,
 )
 from pipeline.cli.safe import EXIT_INTERNAL, EXIT_UNUSABLE, clean
@@ -49,6 +51,7 @@ app.add_typer(archive.keys_app, name="keys")
 app.add_typer(archive.archive_app, name="archive")
 app.add_typer(legal_hold.app, name="legal-hold")
 app.add_typer(retention.app, name="retention")
+app.add_typer(replay.app, name="replay")
 app.command(name="demo")(demo.demo)
 app.command(name="produce")(produce.produce)
 app.command(name="consume")(consume.consume)
@@ -61,6 +64,7 @@ app.command(name="sanitize")(sanitize.sanitize)
 app.command(name="verify")(archive.verify)
 app.command(name="prove")(archive.prove)
 app.command(name="verify-proof")(archive.verify_proof)
+app.command(name="trace")(trace.trace)
 
 
 @app.command()

@@ -35,6 +35,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,7 +47,7 @@ from pipeline.archive.format import layout, merkle, purge_records
 from pipeline.archive.format.body import peek_id_ts, schema_sha256
 from pipeline.archive.format.keys import Keyring
 from pipeline.archive.format.manifest import GENESIS, Manifest
-from pipeline.archive.format.ocf import OcfError, read_ocf
+from pipeline.archive.format.ocf import OcfContents, OcfError, read_ocf
 from pipeline.archive.format.store import ObjectNotFoundError, Store, sha256_hex
 from pipeline.archive.verify.checkpoints import (
     Ckpt,
@@ -64,7 +65,17 @@ from pipeline.archive.verify.findings import (
 )
 from pipeline.events.jsonform import format_ts, parse_ts
 
-__all__ = ["Problem", "Report", "Summary", "auto_max_age", "check_object", "verify"]
+__all__ = [
+    "BatchCheck",
+    "Problem",
+    "Report",
+    "Summary",
+    "auto_max_age",
+    "check_merkle_root",
+    "check_object",
+    "verify",
+    "verify_batch",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -109,10 +120,10 @@ def _span(d: timedelta) -> str:
 
 
 def _read_manifest(
-    store: Store, keyring: Keyring, key: str, problems: list[Problem]
+    store: Store, keyring: Keyring, key: str, problems: list[Problem], data: bytes | None = None
 ) -> Entry | None:
     okey = layout.object_key_of_manifest(key)
-    data = store.get(key)
+    data = store.get(key) if data is None else data
     try:
         m = Manifest.model_validate_json(data)
     except ValidationError as exc:
@@ -150,12 +161,19 @@ def check_object(store: Store, okey: str, m: Manifest, deep: bool) -> list[Probl
         data = store.get(okey)
     except ObjectNotFoundError:
         return [Problem(okey, "missing", "batch object is missing (its manifest exists)")]
+    return _check_object_data(data, okey, m, deep)[0]
+
+
+def _check_object_data(
+    data: bytes, okey: str, m: Manifest, deep: bool, check_merkle: bool = True
+) -> tuple[list[Problem], OcfContents | None]:
     if len(data) != m.object_size or sha256_hex(data) != m.object_sha256:
-        return [Problem(okey, "object-hash", "size or SHA-256 differs from the signed manifest")]
+        problem = Problem(okey, "object-hash", "size or SHA-256 differs from the signed manifest")
+        return [problem], None
     try:
         contents = read_ocf(data)
     except OcfError as exc:
-        return [Problem(okey, "format", str(exc))]
+        return [Problem(okey, "format", str(exc))], None
     out: list[Problem] = []
     if contents.count != m.count or contents.codec != m.codec:
         out.append(
@@ -166,11 +184,18 @@ def check_object(store: Store, okey: str, m: Manifest, deep: bool) -> list[Probl
                 f"the manifest says {m.count} {m.codec}",
             )
         )
-    if merkle.records_root(contents.data, contents.bounds).hex() != m.merkle_root:
-        out.append(Problem(okey, "merkle", "Merkle root of the records differs from the manifest"))
+    if check_merkle:
+        out.extend(check_merkle_root(contents, okey, m))
     if deep:
         out.extend(_deep(data, contents.bodies(), contents.schema_json, okey, m))
-    return out
+    return out, contents
+
+
+def check_merkle_root(contents: OcfContents, okey: str, m: Manifest) -> list[Problem]:
+    """The RFC 6962 root over the container's raw records against the signed one."""
+    if merkle.records_root(contents.data, contents.bounds).hex() != m.merkle_root:
+        return [Problem(okey, "merkle", "Merkle root of the records differs from the manifest")]
+    return []
 
 
 def _deep(
@@ -424,3 +449,57 @@ def verify(
     )
     unique = sorted(set(problems), key=lambda p: (p.key, p.kind, p.message))
     return Report(unique, summary)
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """One batch checked on its own (``verify_batch``): its manifest as read, the manifest's
+    SHA-256 (what the next manifest and checkpoints name), the container's contents when they
+    could be read, and every problem found."""
+
+    manifest_key: str
+    manifest: Manifest | None
+    manifest_sha256: str
+    contents: OcfContents | None
+    problems: list[Problem]
+    object_data: bytes | None = None  # the batch object as fetched, even when it fails
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.manifest is not None and self.contents is not None
+
+
+def verify_batch(
+    store: Store,
+    keyring: Keyring,
+    manifest_key: str,
+    manifest_data: bytes | None = None,
+    *,
+    check_merkle: bool = True,
+) -> BatchCheck:
+    """Check one batch and its manifest, as ``verify`` does for each: the manifest parses, is
+    signed by a keyring key, sits where its content says; the object has the signed size and
+    SHA-256, parses, holds the signed count, and its Merkle root is the signed one. The chain
+    position (links to the neighbours) is the caller's to check, from ``manifest_sha256`` and
+    ``manifest.prev_manifest_sha256``. ``contents`` are the very bytes checked, for a reader
+    to emit. ``check_merkle=False`` leaves the Merkle root (the costliest check) to the caller
+    (``check_merkle_root``), for a reader that emits nothing of most batches it reads."""
+    problems: list[Problem] = []
+    try:
+        data = store.get(manifest_key) if manifest_data is None else manifest_data
+    except ObjectNotFoundError:
+        problems.append(Problem(manifest_key, "missing", "manifest is missing"))
+        return BatchCheck(manifest_key, None, "", None, problems)
+    entry = _read_manifest(store, keyring, manifest_key, problems, data)
+    if entry is None:
+        return BatchCheck(manifest_key, None, sha256_hex(data), None, problems)
+    try:
+        obj = store.get(entry.object_key)
+    except ObjectNotFoundError:
+        problems.append(
+            Problem(entry.object_key, "missing", "batch object is missing (its manifest exists)")
+        )
+        return BatchCheck(manifest_key, entry.manifest, entry.sha256, None, problems)
+    found, contents = _check_object_data(obj, entry.object_key, entry.manifest, False, check_merkle)
+    problems.extend(found)
+    return BatchCheck(manifest_key, entry.manifest, entry.sha256, contents, problems, obj)
