@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.ops.config import HealthConfig
 from pipeline.stack.config import StackConfig
 
 
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     dlq_key_id: str = "dlq-k1"
     geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, description="/healthz, /readyz, /metrics server"
+    )
 
     # --- resolved endpoints (explicit setting, else the local stack) --------------------------
     @property
