@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 
@@ -86,37 +87,54 @@ class GroupProbe:
             return Verdict(False, f"broker or group unreachable: {type(exc).__name__}")
         if group.state not in READY_STATES or not group.members:
             return Verdict(False, f"group {self.group} is {group.state.name.lower()}")
+        assigned = {
+            (tp.topic, tp.partition) for m in group.members for tp in m.assignment.topic_partitions
+        }
         try:
-            self._update_offsets()
+            self._update_offsets(assigned)
         except Exception as exc:
             return Verdict(False, f"offsets unavailable: {type(exc).__name__}")
-        assigned = sum(len(m.assignment.topic_partitions) for m in group.members)
-        return Verdict(True, f"{len(group.members)} members, {assigned} partitions assigned")
+        return Verdict(True, f"{len(group.members)} members, {len(assigned)} partitions assigned")
 
-    def _update_offsets(self) -> None:
+    def _update_offsets(self, assigned: set[tuple[str, int]]) -> None:
+        """Committed offsets and lag of every partition the group committed or holds; a
+        partition with nothing committed yet lags by all it holds (end - earliest)."""
         req = [ConsumerGroupTopicPartitions(self.group)]
         res = self._admin.list_consumer_group_offsets(req, request_timeout=self._timeout)
         tps = res[self.group].result(timeout=self._timeout).topic_partitions or []
         committed = {(tp.topic, tp.partition): tp.offset for tp in tps}
-        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-        specs = {TopicPartition(t, p): latest for t, p in committed}
-        ends: dict[tuple[str, int], int] = {}
-        if specs:
-            for tp, fut in self._admin.list_offsets(specs, request_timeout=self._timeout).items():
-                ends[(tp.topic, tp.partition)] = fut.result(timeout=self._timeout).offset
+        for key in assigned:
+            committed.setdefault(key, -1)
+        ends = self._offsets(list(committed), OffsetSpec.latest())  # type: ignore[no-untyped-call]
+        starts = self._offsets(
+            [k for k, off in committed.items() if off < 0],
+            OffsetSpec.earliest(),  # type: ignore[no-untyped-call]
+        )
         lag_total = 0
         for (topic, partition), offset in committed.items():
             end = ends.get((topic, partition), offset)
-            lag = max(0, end - max(offset, 0))
+            position = offset if offset >= 0 else starts.get((topic, partition), end)
+            lag = max(0, end - position)
             lag_total += lag
             labels = (self.group, topic, str(partition))
             self.lag.labels(*labels).set(lag)
-            self.committed.labels(*labels).set(max(offset, 0))
+            if offset >= 0:
+                self.committed.labels(*labels).set(offset)
         now = self._clock()
         if committed != self._committed or lag_total == 0:
             self._moved_at = now
         self._committed = committed
         self._lagging = lag_total > 0
+
+    def _offsets(self, keys: list[tuple[str, int]], spec: Any) -> dict[tuple[str, int], int]:
+        if not keys:
+            return {}
+        specs = {TopicPartition(t, p): spec for t, p in keys}
+        futures = self._admin.list_offsets(specs, request_timeout=self._timeout)
+        return {
+            (tp.topic, tp.partition): fut.result(timeout=self._timeout).offset
+            for tp, fut in futures.items()
+        }
 
     def stalled_for(self) -> float:
         if not self._lagging:
