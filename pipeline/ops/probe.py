@@ -60,6 +60,12 @@ class GroupProbe:
             labels,
             registry=registry,
         )
+        self.end = Gauge(
+            "auditpipe_topic_end_offset",
+            "end offset per partition of the group's topics (a source gone quiet stops it)",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.ready = Gauge(
             "auditpipe_ready",
             "1 when the stage is ready (broker up, group stable)",
@@ -118,6 +124,7 @@ class GroupProbe:
             lag_total += lag
             labels = (self.group, topic, str(partition))
             self.lag.labels(*labels).set(lag)
+            self.end.labels(topic, str(partition)).set(end)
             if offset >= 0:
                 self.committed.labels(*labels).set(offset)
         now = self._clock()
