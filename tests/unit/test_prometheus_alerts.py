@@ -1,8 +1,9 @@
-"""deploy/prometheus/alerts.yaml: valid Prometheus rule files, PromQL that parses, and metrics
-the stages really export."""
+"""deploy/prometheus/alerts.yaml and the Grafana dashboard: valid rule files, PromQL that parses,
+and metrics the stages really export."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,16 @@ def test_the_issue_s_health_alerts_are_there() -> None:
 def test_a_broken_expression_is_caught() -> None:
     with pytest.raises(ValueError, match="parenthesis"):
         promql_parser.parse("sum by (group (auditpipe_consumer_lag)")
+
+
+def test_grafana_dashboard_queries_parse_and_use_exported_metrics() -> None:
+    dash = json.loads((ROOT / "deploy" / "grafana" / "auditpipe-pipeline.json").read_text())
+    exported = _exported_metrics()
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert exprs
+    for expr in exprs:
+        promql_parser.parse(expr)
+        for m in re.findall(r"\b(auditpipe_[a-z_]+)\b", expr):
+            base = re.sub(r"_(total|bucket)$", "", m)
+            assert base in exported, f"{m} is exported by nothing"
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
