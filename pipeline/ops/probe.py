@@ -39,8 +39,8 @@ class GroupProbe:
         timeout_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        conf = {**conn.to_librdkafka(), "client.id": f"{conn.client_id}-health"}
-        self._admin = AdminClient(conf)
+        self._conf = {**conn.to_librdkafka(), "client.id": f"{conn.client_id}-health"}
+        self._admin = AdminClient(self._conf)
         self.group = group
         self._timeout = timeout_s
         self._clock = clock
@@ -90,7 +90,8 @@ class GroupProbe:
             desc = self._admin.describe_consumer_groups([self.group], request_timeout=self._timeout)
             group = desc[self.group].result(timeout=self._timeout)
         except Exception as exc:
-            return Verdict(False, f"broker or group unreachable: {type(exc).__name__}")
+            self._renew()
+            return Verdict(False, f"broker or group unreachable: {_kafka_reason(exc)}")
         if group.state not in READY_STATES or not group.members:
             return Verdict(False, f"group {self.group} is {group.state.name.lower()}")
         assigned = {
@@ -99,8 +100,14 @@ class GroupProbe:
         try:
             self._update_offsets(assigned)
         except Exception as exc:
-            return Verdict(False, f"offsets unavailable: {type(exc).__name__}")
+            self._renew()
+            return Verdict(False, f"offsets unavailable: {_kafka_reason(exc)}")
         return Verdict(True, f"{len(group.members)} members, {len(assigned)} partitions assigned")
+
+    def _renew(self) -> None:
+        """A new admin client after a failure: one that lived through a broker outage can keep
+        stale connections and metadata."""
+        self._admin = AdminClient(self._conf)
 
     def _update_offsets(self, assigned: set[tuple[str, int]]) -> None:
         """Committed offsets and lag of every partition the group committed or holds; a
@@ -147,6 +154,13 @@ class GroupProbe:
         if not self._lagging:
             return 0.0
         return max(0.0, self._clock() - self._moved_at)
+
+
+def _kafka_reason(exc: Exception) -> str:
+    """The error's name (a Kafka error code when there is one; never a message payload)."""
+    err = exc.args[0] if exc.args else None
+    name = getattr(err, "name", None)
+    return f"{type(exc).__name__} {name()}" if callable(name) else type(exc).__name__
 
 
 class ProgressAge:
