@@ -164,6 +164,29 @@ class KafkaSettings(BaseModel):
         return (self.security_protocol or "").startswith("SASL_")
 
 
+class HealthConfig(BaseModel):
+    """Where each stage serves ``/healthz``, ``/readyz`` and ``/metrics`` (``AUDITPIPE_HEALTH__*``,
+    served by ``pipeline.ops``).
+
+    Loopback and off by default (a developer's machine runs several stages side by side); the
+    container image sets ``AUDITPIPE_HEALTH__HOST=0.0.0.0`` and ``AUDITPIPE_HEALTH__PORT=9400``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="bind address")
+    port: int = Field(default=0, ge=0, le=65535, description="0: no server")
+    probe_interval_s: float = Field(
+        default=5.0, gt=0, description="seconds between looks at the broker and the group"
+    )
+    stall_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="not ready when the group has lag and its committed offsets did not move "
+        "for this long; not live after three times this",
+    )
+
+
 class TopicsConfig(BaseModel):
     """Topic names (DESIGN.md's defaults)."""
 
@@ -241,6 +264,9 @@ class Settings(BaseSettings):
     dlq_key_id: str = "dlq-k1"
     geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, description="/healthz, /readyz, /metrics server"
+    )
 
     @property
     def production(self) -> bool:

@@ -68,6 +68,9 @@ def detector(
     faust_app = build_app(
         settings, app_id=app_id, rules_dir=rules, config=config, loglevel=loglevel
     )
+    from pipeline.ops.stage import serve_stage
+
+    serve_stage("detector", settings, app_id)  # /healthz /readyz /metrics
     Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

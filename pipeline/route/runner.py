@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from pipeline.errors import RetryableError
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.topics import pipeline_topics
+from pipeline.ops.stage import serve_stage
 from pipeline.route.config import KafkaReceiver, load_routing
 from pipeline.route.delivery import ROUTER_SERVICE
 from pipeline.route.metrics import RouterMetrics
@@ -52,6 +53,7 @@ def run(
     ensure_topics(stage.conn, topics_for(settings, stage))
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+    serve_stage("router", settings, options.group_id, registry)  # /healthz /readyz /metrics
 
     async def main() -> None:
         stop = asyncio.Event()

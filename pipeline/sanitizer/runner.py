@@ -19,6 +19,7 @@ from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
 from pipeline.kafka.topics import pipeline_topics
+from pipeline.ops.stage import serve_stage
 from pipeline.sanitizer.metrics import SanitizerMetrics
 from pipeline.sanitizer.processor import SanitizerProcessor, Transform
 from pipeline.settings import Settings
@@ -81,6 +82,7 @@ def run(
     )
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+    serve_stage("sanitizer", settings, group_id, registry)  # /healthz /readyz /metrics
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping after the current batch", extra={"signal": signum})

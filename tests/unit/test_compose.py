@@ -1,9 +1,11 @@
-"""docker-compose.yml describes the same stack as `auditpipe stack` (no daemon needed)."""
+"""docker-compose.yml: the same infrastructure as `auditpipe stack`, plus every stage; checked
+with a real compose CLI's `config` (built by deploy/build-tools.sh; no daemon needed)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.route.config import load_routing
 from pipeline.stack.config import StackConfig
+from tests.unit.deploy_tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -82,17 +86,66 @@ def test_kafka_single_node_overrides(compose: dict[str, Any]) -> None:
     assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
 
 
-def test_docker_compose_config_when_the_plugin_exists() -> None:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("no docker client")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip("docker client has no compose plugin")
+def _config(tmp_path: Path) -> dict[str, Any]:
+    """The file as a real compose implementation resolves it (anchors, merges, defaults)."""
+    compose_bin = tool("docker-compose")
+    secrets = tmp_path / "secrets"
+    subprocess.run(
+        ["sh", str(ROOT / "deploy" / "compose" / "init-secrets.sh"), str(secrets)],
+        check=True,
+        capture_output=True,
+    )
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        [str(compose_bin), "-f", str(COMPOSE), "config", "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "AUDITPIPE_SECRETS_DIR": str(secrets)},
     )
     assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert isinstance(doc, dict)
+    return doc
+
+
+STAGES = ["sanitizer", "detector", "router", "archiver-us-east-1", "archiver-eu-central-1"]
+
+
+def test_docker_compose_config(tmp_path: Path) -> None:
+    services = _config(tmp_path)["services"]
+    assert {*STAGES, "setup", "producer", "webhook"} <= set(services)
+    setup = services["setup"]
+    assert setup["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert setup["depends_on"]["schema-registry"]["condition"] == "service_healthy"
+    assert "buckets.py" in " ".join(setup["command"])
+    assert "schemas register" in " ".join(setup["command"])
+    for name in STAGES:
+        svc = services[name]
+        assert svc["command"][:2] == ["run", name.split("-")[0]], name
+        assert svc["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+        assert svc["read_only"] is True
+        assert svc["tmpfs"] == ["/tmp"]
+        assert "/healthz" in " ".join(svc["healthcheck"]["test"])
+        assert [s["source"] for s in svc["secrets"]] == ["archive_signing_key"]
+        env = svc["environment"]
+        assert env["AUDITPIPE_BOOTSTRAP_SERVERS"] == "kafka:29092"
+        assert env["AUDITPIPE_HMAC_KEY"], "keys come from the env file"
+        assert set(json.loads(env["AUDITPIPE_S3_ENDPOINTS"])) == {
+            r.name for r in StackConfig().s3_regions
+        }
+    assert services["producer"]["depends_on"]["sanitizer"]["condition"] == "service_healthy"
+    assert services["router"]["depends_on"]["webhook"]["condition"] == "service_started"
+
+
+def test_one_archiver_per_region(compose: dict[str, Any]) -> None:
+    regions = {r.name for r in StackConfig().s3_regions}
+    archivers = {
+        name: svc for name, svc in compose["services"].items() if name.startswith("archiver-")
+    }
+    assert {svc["command"][-1] for svc in archivers.values()} == regions
+
+
+def test_compose_routing_file_loads() -> None:
+    routing = load_routing(ROOT / "deploy" / "compose" / "routing.yaml")
+    receiver = routing.receiver("local-webhook")
+    assert "webhook:8080" in str(getattr(receiver, "url", ""))

@@ -7,6 +7,8 @@ import signal
 import threading
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from pipeline.archive.format.keys import load_private_key
 from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
 from pipeline.archive.format.s3store import S3ObjectLockStore
@@ -16,6 +18,7 @@ from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
 from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.errors import ConfigError
 from pipeline.kafka import clients
+from pipeline.ops.stage import archiver_samplers, serve_stage
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,4 +86,10 @@ def run(
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
     log.info("archiver started", extra={"region": region, "topic": settings.topics.events})
+    registry = CollectorRegistry()  # /healthz /readyz /metrics (checkpoint age per region)
+    samplers = archiver_samplers(
+        registry, region, lambda: stage.stats.batches, lambda: stage.stats.checkpoints
+    )
+    group = group_id or f"auditpipe-archiver-{region}"
+    serve_stage(f"archiver-{region}", settings, group, registry, samplers)
     return stage.run()

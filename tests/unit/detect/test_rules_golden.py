@@ -26,7 +26,7 @@ def test_the_shipped_rules_are_all_there() -> None:
     assert set(ruleset.alerting_ids()) == SHIPPED
     for rule in ruleset.all_rules():
         if rule.meta is not None:
-            assert rule.meta.runbook == f"https://runbooks.auditpipe.dev/{rule.meta.rule_id}"
+            assert rule.meta.runbook == f"docs/runbooks/detection/{rule.meta.rule_id}.md"
             assert any(t.startswith("attack.t") for t in rule.meta.tags)
 
 

@@ -1,0 +1,1 @@
+"""Operations: the health, readiness and metrics endpoints every stage serves."""
