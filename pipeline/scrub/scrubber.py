@@ -28,6 +28,13 @@ Place = tuple[Any, Any, str]  # (container, key or index, field path)
 Remarks = list[dict[str, str]]
 
 
+def key_kind(key: Any) -> str | None:
+    """The kind a map key says its value is (``password`` -> ``secret``), else None."""
+    if type(key) is not str:
+        return None
+    return "secret" if secret_name(key) else None
+
+
 def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:
     return {"field": path, "kind": kind, "treatment": treatment}
 
@@ -93,9 +100,10 @@ class Scrubber:
                     work.places.append((holder, "k", f"{path[: -len(key) - 1]}.{{key}}"))
                 if type(value) is str and value:
                     treatment = rule.overrides.get(key, rule.treatment)
-                    if treatment == "detect" and rule.container == "map" and secret_name(key):
+                    named = key_kind(key) if rule.container == "map" else None
+                    if treatment == "detect" and named is not None:
                         # {"password": "hunter2"}: the key says what the value is
-                        found = [Finding(0, len(value), "secret", 0)]
+                        found = [Finding(0, len(value), named, 0)]
                         container[key] = self._treat(value, found, path, work.remarks)
                         continue
                     self._field(work, container, key, path, value, treatment, rule.container)
@@ -171,6 +179,12 @@ class Scrubber:
             if found:
                 container, key, path = places[ti]
                 container[key] = self._treat(text, found, path, remarks)
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """The spans the detectors find in one free-text string, merged: ``(start, end,
+        kind)`` (for the accuracy measurement and tools; never logged)."""
+        found = [f for _, di in self.scanner.scan([text]) for f in self.detectors[di].find(text)]
+        return [(s, e, f.kind) for s, e, f, _ in resolve(found)]
 
     def treat_text(self, text: str) -> tuple[str, list[dict[str, str]]]:
         """Detect and treat one free-text string (for tests and tools)."""

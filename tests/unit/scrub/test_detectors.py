@@ -148,3 +148,45 @@ def test_auto_engine_falls_back_when_libraries_are_missing(
     assert build_scanner("auto", detectors).name == "re"
     with pytest.raises(ConfigError, match="not installed"):
         build_scanner("hyperscan", detectors)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("password=&8tL#x9 next", [("secret", "&8tL#x9")]),
+        ("passwd: ;x9!Lq", [("secret", ";x9!Lq")]),
+        (
+            "AccountName=acct;AccountKey=ab+/cd==;EndpointSuffix=core.windows.net",
+            [("secret", "ab+/cd==")],
+        ),
+        ("Server=x;Password=p@ss;w0rd;Encrypt=True", [("secret", "p@ss;w0rd")]),
+        ("Cookie: sid=abc123; theme=dark | ok", [("cookie", "sid=abc123; theme=dark")]),
+        ('"Cookie": "a=b; c=d"', [("cookie", "a=b; c=d")]),
+        ("Set-Cookie: sid=abc; Path=/; HttpOnly", [("cookie", "sid=abc; Path=/; HttpOnly")]),
+        ("redis://:p@ss#w%rd?@cache/0", [("url_credentials", ":p@ss#w%rd?")]),
+        ("key SK" + "a1" * 16, [("twilio_key", "SK" + "a1" * 16)]),
+        ("SG." + "a" * 22 + "." + "b" * 43, [("sendgrid_key", "SG." + "a" * 22 + "." + "b" * 43)]),
+        ("t:glpat-" + "x" * 20, [("gitlab_token", "glpat-" + "x" * 20)]),
+        ("npm_" + "A" * 36, [("npm_token", "npm_" + "A" * 36)]),
+        ("use sk-proj-" + "ab_" * 20, [("openai_key", "sk-proj-" + "ab_" * 20)]),
+        ("--api-key hunter2 --verbose", [("secret", "hunter2")]),
+        ("<password>s3cr t</password>", [("secret", "s3cr t")]),
+        ('{\\"password\\": \\"abc\\"}', [("secret", "abc")]),
+        ("signing_key => x!y", [("secret", "x!y")]),
+    ],
+)
+def test_finds_secrets_in_every_shape(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://api.example.com:8443/v1/items",
+        "SKU-12345 and task-proj-123 done",
+        "cookies_enabled=true token_expires_in=3600 password_reset_sent=true",
+        "keyboard layout de, monkey patching off",
+    ],
+)
+def test_leaves_secret_look_alikes(text: str) -> None:
+    assert kinds(text) == []
