@@ -43,6 +43,7 @@ import re
 from pipeline.scrub import validators as v
 from pipeline.scrub.base import Detector, Finding, resolve
 from pipeline.scrub.base import compile_ascii as _c
+from pipeline.scrub.national import NATIONAL
 from pipeline.scrub.secrets import SECRETS, secret_name
 
 # --- checks --------------------------------------------------------------------------------
@@ -181,6 +182,6 @@ PERSONAL: tuple[Detector, ...] = (
     ),
 )
 
-DETECTORS: dict[str, Detector] = {d.name: d for d in (*SECRETS, *PERSONAL)}
+DETECTORS: dict[str, Detector] = {d.name: d for d in (*SECRETS, *PERSONAL, *NATIONAL)}
 
 __all__ = ["DETECTORS", "Detector", "Finding", "resolve", "secret_name"]

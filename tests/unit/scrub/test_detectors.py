@@ -190,3 +190,40 @@ def test_finds_secrets_in_every_shape(text: str, expected: list[tuple[str, str]]
 )
 def test_leaves_secret_look_alikes(text: str) -> None:
     assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CPF 111.444.777-35 ok", [("br_cpf", "111.444.777-35")]),
+        ("cpf: 11144477735", [("br_cpf", "11144477735")]),
+        ("aadhaar 2345 6789 0124", [("in_aadhaar", "2345 6789 0124")]),
+        ("CF RSSMRA85T10A562S", [("it_fiscal_code", "RSSMRA85T10A562S")]),
+        ("DNI 12345678Z", [("es_dni", "12345678Z")]),
+        ("NIE X1234567L", [("es_nie", "X1234567L")]),
+        ("Steuer-ID: 36574261809", [("de_tax_id", "36574261809")]),
+        ("BSN 111222333", [("nl_bsn", "111222333")]),
+        ("PESEL 44051401359", [("pl_pesel", "44051401359")]),
+        ("NHS 943 476 5919", [("uk_nhs", "943 476 5919")]),
+        ("NINO AB 12 34 56 C", [("uk_nino", "AB 12 34 56 C")]),
+        ("PAN ABCPD1234E", [("in_pan", "ABCPD1234E")]),
+    ],
+)
+def test_finds_national_identifiers(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CPF 111.444.777-36",  # wrong check digits
+        "order 44051401359 and 111222333 shipped",  # no keyword: ids, not PESEL or BSN
+        "DNI 12345678A",
+        "PESEL 44051401358",
+        "NINO QQ 12 34 56 C and AB 12 34 56 E",
+        "compression enabled, 1 234 567 890",
+        "account 123456789012 in arn:aws:iam::123456789012:role/x",
+    ],
+)
+def test_leaves_national_look_alikes(text: str) -> None:
+    assert kinds(text) == []

@@ -2,7 +2,8 @@
 per type, precision per detector kind, look-alikes kept. Run with ``-s`` to see the tables;
 ``make bench`` prints the same table (benchmarks/privacy.py).
 
-Targets (issue 15): secrets recall 100 % on every scan engine; look-alikes kept >= 98 %.
+Targets (issue 15): secrets recall 100 % on every scan engine; national identifiers >= 99 %;
+look-alikes kept >= 98 %.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 
 from tests.unit.scrub.helpers import scrubber
 from tests.unit.scrub.privacy.labelled import items, measure, table
+from tests.unit.scrub.privacy.national import NATIONAL
 from tests.unit.scrub.privacy.secrets import SECRETS
 
 PER_KIND = 150
@@ -24,3 +26,12 @@ def test_secrets_recall_is_total_on_every_engine(engine: str) -> None:
     leaked = {k: n for k, n in counts.missed.items() if n}
     assert not leaked, f"secrets leaked: {leaked}; first: {counts.misses[:3]}"
     assert counts.kept() >= 0.98
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "re"])
+def test_national_identifiers_recall_and_look_alikes_kept(engine: str) -> None:
+    counts = measure(scrubber(engine), items(NATIONAL, seed=12, per_kind=PER_KIND))
+    print(f"\nscan engine: {engine}\n{table(counts)}")
+    assert len(counts.seen) == 12
+    assert counts.group_recall("national_id") >= 0.99, counts.misses[:3]
+    assert counts.kept() >= 0.98, counts.false_examples[:3]
