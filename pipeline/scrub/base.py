@@ -77,3 +77,20 @@ def resolve(findings: list[Finding]) -> list[tuple[int, int, Finding, bool]]:
         else:
             groups.append((f.start, f.end, f))
     return [(s, e, f, (s, e) == (f.start, f.end)) for s, e, f in groups]
+
+
+def keyword_trigger(words: tuple[str, ...]) -> str:
+    """Keywords for the scan engines, case-insensitive without inline flags (``[Cc][Pp][Ff]``);
+    a non-ASCII letter stays a literal (its UTF-8 bytes, for Hyperscan)."""
+    return "|".join(
+        "".join(
+            f"[{ch.upper()}{ch.lower()}]" if ch.isascii() and ch.isalpha() else re.escape(ch)
+            for ch in w
+        )
+        for w in words
+    )
+
+
+def keyword_pattern(words: tuple[str, ...]) -> str:
+    """The keywords as whole words, case-insensitive (for a precise pattern)."""
+    return r"(?i:(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z]))"

@@ -25,7 +25,8 @@ Decisions worth knowing (each has a test):
   (``INV-2026-000123``, ``6011 0635 1396 9371``) are not numbers. Not detected (known
   gaps, too many ids look like them): national numbers without any separator
   (``0612345678``) and national formats without a trunk prefix outside NANP (Italian
-  mobiles ``312 345 6789``, Spanish numbers).
+  mobiles ``312 345 6789``, Spanish numbers) — ``phones.py`` finds those with
+  libphonenumber's matcher, by context.
 * Cards need 13-19 digits (spaces or dashes allowed), a known issuer prefix and Luhn.
 * IBANs are compact or in groups (spaces or dashes), upper or lower case, valid by country
   length/format and mod 97.
@@ -44,6 +45,7 @@ from pipeline.scrub import validators as v
 from pipeline.scrub.base import Detector, Finding, resolve
 from pipeline.scrub.base import compile_ascii as _c
 from pipeline.scrub.national import NATIONAL
+from pipeline.scrub.phones import PHONES
 from pipeline.scrub.secrets import SECRETS, secret_name
 
 # --- checks --------------------------------------------------------------------------------
@@ -182,6 +184,6 @@ PERSONAL: tuple[Detector, ...] = (
     ),
 )
 
-DETECTORS: dict[str, Detector] = {d.name: d for d in (*SECRETS, *PERSONAL, *NATIONAL)}
+DETECTORS: dict[str, Detector] = {d.name: d for d in (*SECRETS, *PERSONAL, *NATIONAL, *PHONES)}
 
 __all__ = ["DETECTORS", "Detector", "Finding", "resolve", "secret_name"]

@@ -28,7 +28,7 @@ from stdnum.it import codicefiscale
 from stdnum.nl import bsn
 from stdnum.pl import pesel
 
-from pipeline.scrub.base import Detector
+from pipeline.scrub.base import Detector, keyword_pattern, keyword_trigger
 from pipeline.scrub.base import compile_ascii as _c
 
 _SEP = re.compile(r"[\s.\-/]", re.ASCII)
@@ -47,23 +47,7 @@ def _checked(
 
 def _keyword(words: tuple[str, ...], number: str) -> str:
     """A keyword, then within 24 non-digit characters the number (group ``k``)."""
-    alts = "|".join(re.escape(w) for w in words)
-    return (
-        r"(?i:(?<![a-z])(?:" + alts + r")(?![a-z]))[^\d\n]{0,24}?"
-        r"(?<![\d.])(?P<k>" + number + r")(?![\d])"
-    )
-
-
-def _trigger_words(words: tuple[str, ...]) -> str:
-    """The keywords for the scan engines, case-insensitive without inline flags
-    (``[Cc][Pp][Ff]``); a non-ASCII letter stays a literal (UTF-8 bytes for Hyperscan)."""
-    return "|".join(
-        "".join(
-            f"[{ch.upper()}{ch.lower()}]" if ch.isascii() and ch.isalpha() else re.escape(ch)
-            for ch in w
-        )
-        for w in words
-    )
+    return keyword_pattern(words) + r"[^\d\n]{0,24}?(?<![\d.])(?P<k>" + number + r")(?![\d])"
 
 
 def _nino_ok(value: str) -> bool:
@@ -87,7 +71,7 @@ def _national(
         triggers.append(written[0])
         patterns.append(r"(?P<f>" + written[1] + r")")
     if keyword is not None:
-        triggers.append(_trigger_words(keyword[0]))
+        triggers.append(keyword_trigger(keyword[0]))
         patterns.append(_keyword(*keyword))
         if written is None:
             patterns.append(r"(?P<f>(?!))")  # the group exists; it never takes part

@@ -227,3 +227,32 @@ def test_finds_national_identifiers(text: str, expected: list[tuple[str, str]]) 
 )
 def test_leaves_national_look_alikes(text: str) -> None:
     assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SMS code sent to 0612345678 at 12:05", [("phone_context", "0612345678")]),
+        ("mobile: 3714289971", [("phone_context", "3714289971")]),
+        ("callback 5550123456 please", [("phone_context", "5550123456")]),  # possible, not valid
+        ("SMS sent at 2026-11-02 10:00:05 to 5551234567", [("phone_context", "5551234567")]),
+        ("call (760) 648 9939", [("phone_local", "(760) 648 9939")]),
+        ("contato (11) 91390-0968", [("phone_local", "(11) 91390-0968")]),
+        ("client 0612345678 rappelé", [("phone_local", "0612345678")]),
+    ],
+)
+def test_finds_phones_by_context_and_matcher(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 3714289971 shipped",  # a valid Italian mobile, but no phone word: an id
+        "SMS queued at 2026-11-02 10:05 for delivery",
+        "mobile app build 4711",
+        "login from the mobile app | 123456789",
+    ],
+)
+def test_leaves_phone_look_alikes(text: str) -> None:
+    assert kinds(text) == []

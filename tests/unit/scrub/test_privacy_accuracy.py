@@ -13,6 +13,7 @@ import pytest
 from tests.unit.scrub.helpers import scrubber
 from tests.unit.scrub.privacy.labelled import items, measure, table
 from tests.unit.scrub.privacy.national import NATIONAL
+from tests.unit.scrub.privacy.phones import PHONES
 from tests.unit.scrub.privacy.secrets import SECRETS
 
 PER_KIND = 150
@@ -34,4 +35,12 @@ def test_national_identifiers_recall_and_look_alikes_kept(engine: str) -> None:
     print(f"\nscan engine: {engine}\n{table(counts)}")
     assert len(counts.seen) == 12
     assert counts.group_recall("national_id") >= 0.99, counts.misses[:3]
+    assert counts.kept() >= 0.98, counts.false_examples[:3]
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re2", "re"])
+def test_national_phones_recall_and_look_alikes_kept(engine: str) -> None:
+    counts = measure(scrubber(engine), items(PHONES, seed=13, per_kind=PER_KIND))
+    print(f"\nscan engine: {engine}\n{table(counts)}")
+    assert counts.group_recall("context") >= 0.95, counts.misses[:3]
     assert counts.kept() >= 0.98, counts.false_examples[:3]
