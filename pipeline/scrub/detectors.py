@@ -44,6 +44,7 @@ import re
 from pipeline.scrub import validators as v
 from pipeline.scrub.base import Detector, Finding, resolve
 from pipeline.scrub.base import compile_ascii as _c
+from pipeline.scrub.context import CONTEXT
 from pipeline.scrub.national import NATIONAL
 from pipeline.scrub.phones import PHONES
 from pipeline.scrub.secrets import SECRETS, secret_name
@@ -184,6 +185,8 @@ PERSONAL: tuple[Detector, ...] = (
     ),
 )
 
-DETECTORS: dict[str, Detector] = {d.name: d for d in (*SECRETS, *PERSONAL, *NATIONAL, *PHONES)}
+DETECTORS: dict[str, Detector] = {
+    d.name: d for d in (*SECRETS, *PERSONAL, *NATIONAL, *PHONES, *CONTEXT)
+}
 
 __all__ = ["DETECTORS", "Detector", "Finding", "resolve", "secret_name"]

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.scrub.config import ScrubPolicy
+from pipeline.scrub.context import KEY_KINDS
 from pipeline.scrub.detectors import DETECTORS, Finding, resolve, secret_name
 from pipeline.scrub.engines import Scanner, build_scanner
 from pipeline.scrub.fields import deep_copy, locate
@@ -32,7 +33,9 @@ def key_kind(key: Any) -> str | None:
     """The kind a map key says its value is (``password`` -> ``secret``), else None."""
     if type(key) is not str:
         return None
-    return "secret" if secret_name(key) else None
+    if secret_name(key):
+        return "secret"
+    return KEY_KINDS.get(key.lower().replace("-", "_"))
 
 
 def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:

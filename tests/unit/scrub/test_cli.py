@@ -78,7 +78,7 @@ def test_without_keys_it_says_how_to_provide_them() -> None:
 
 def test_a_broken_policy_stops_with_file_and_line(tmp_path: Path) -> None:
     policy = tmp_path / "scrub.yaml"
-    policy.write_text("version: 1\nfindings:\n  passport: redact\n")
+    policy.write_text("version: 1\nfindings:\n  shoe_size: redact\n")
     result = runner.invoke(app, ["--policy", str(policy), "--dev-key"], input=b"")
     assert result.exit_code == 2
-    assert f"{policy}:3: unknown detector 'passport'" in result.stderr.replace("\n", "")
+    assert f"{policy}:3: unknown detector 'shoe_size'" in result.stderr.replace("\n", "")

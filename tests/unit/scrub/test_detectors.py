@@ -256,3 +256,52 @@ def test_finds_phones_by_context_and_matcher(text: str, expected: list[tuple[str
 )
 def test_leaves_phone_look_alikes(text: str) -> None:
     assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customer name: Ana Paula de Souza, ok", [("person_name", "Ana Paula de Souza")]),
+        ("Dear Mr. John O'Neil-Smith,", [("person_name", "John O'Neil-Smith")]),
+        ('cardholder="Chloé Müller"', [("person_name", "Chloé Müller")]),
+        ("Sehr geehrte Frau Müller, danke", [("person_name", "Müller")]),
+        ("born on 3 March 1985 in Paris", [("birth_date", "3 March 1985")]),
+        ("Geburtsdatum: 02.03.1985", [("birth_date", "02.03.1985")]),
+        ("passport no. C01X00T47 issued", [("passport", "C01X00T47")]),
+        (
+            "ship to: 221B Baker St. London NW1 6XE. Delivered",
+            [("postal_address", "221B Baker St. London NW1 6XE")],
+        ),
+        (
+            "billing address=Hauptstr. 5, 10115 Berlin&x=1",
+            [("postal_address", "Hauptstr. 5, 10115 Berlin")],
+        ),
+    ],
+)
+def test_finds_values_context_marks(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear customer, thanks",
+        "invoice date 2026-11-02, shipped on 03/11/2026",
+        "Street Fighter 6 purchased; Wall Street Journal renewed",
+        "passport check passed",
+        "order ORD-1234567 shipped to warehouse 4",
+        "email address: [email], MAC address 00:1a:2b:3c:4d:5e",
+    ],
+)
+def test_leaves_context_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+def test_map_keys_say_what_their_value_is() -> None:
+    from pipeline.scrub.scrubber import key_kind
+
+    assert key_kind("full_name") == "person_name"
+    assert key_kind("DOB") == "birth_date"
+    assert key_kind("passport_no") == "passport"
+    assert key_kind("billing-address") == "postal_address"
+    assert key_kind("format") is None
