@@ -124,6 +124,8 @@ def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
         low = token.lower()
         if start < 0 and low in _TITLES:
             pos = w.end()
+        elif token[0].isupper() and text[w.end() : w.end() + 1] in (":", "="):
+            break  # a label ("titular: CPF: …"), not a name
         elif token[0].isupper():
             start = w.start() if start < 0 else start
             end = w.start() + len(token)
@@ -139,7 +141,12 @@ def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
             pos += 1
         else:
             break
-    return [(start, end)] if start >= 0 else []
+    if start < 0:
+        return []
+    value = text[start:end]
+    if words == 1 and value.isupper() and len(value) <= 4:
+        return []  # an acronym alone ("titular: CPF nº …") is a label, not a name
+    return [(start, end)]
 
 
 # --- birth dates ---------------------------------------------------------------------------

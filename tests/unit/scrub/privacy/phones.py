@@ -82,7 +82,9 @@ def phone_possible(rng: random.Random) -> Item:
     assert example is not None
     length = len(str(example.national_number))
     while True:
-        nat = "".join(rng.choice(string.digits) for _ in range(length))
+        nat = rng.choice("123456789") + "".join(
+            rng.choice(string.digits) for _ in range(length - 1)
+        )
         number = phonenumbers.parse(f"+{example.country_code}{nat}", None)
         if phonenumbers.is_possible_number(number) and not phonenumbers.is_valid_number(number):
             break
