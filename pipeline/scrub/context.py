@@ -303,4 +303,13 @@ KEY_KINDS: dict[str, str] = {
          "billing_address", "home_address", "delivery_address"),
         "postal_address",
     ),
+    # national identifiers named by their key: the key says it, whatever the check digit
+    **{
+        "cpf": "br_cpf", "aadhaar": "in_aadhaar", "aadhaar_number": "in_aadhaar",
+        "pan_number": "in_pan", "nir": "fr_nir", "numero_securite_sociale": "fr_nir",
+        "dni": "es_dni", "nie": "es_nie", "codice_fiscale": "it_fiscal_code",
+        "steuer_id": "de_tax_id", "steuerid": "de_tax_id", "idnr": "de_tax_id", "bsn": "nl_bsn",
+        "pesel": "pl_pesel", "nhs_number": "uk_nhs", "nino": "uk_nino",
+        "national_insurance_number": "uk_nino", "ssn": "ssn",
+    },
 }  # fmt: skip

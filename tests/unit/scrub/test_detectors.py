@@ -305,3 +305,13 @@ def test_map_keys_say_what_their_value_is() -> None:
     assert key_kind("passport_no") == "passport"
     assert key_kind("billing-address") == "postal_address"
     assert key_kind("format") is None
+
+
+def test_every_kind_a_map_key_names_is_a_detector() -> None:
+    from pipeline.scrub.context import KEY_KINDS
+
+    assert set(KEY_KINDS.values()) <= set(DETECTORS)
+    from pipeline.scrub.scrubber import key_kind
+
+    assert key_kind("pesel") == "pl_pesel"
+    assert key_kind("CPF") == "br_cpf"
