@@ -80,14 +80,19 @@ def resolve(findings: list[Finding]) -> list[tuple[int, int, Finding, bool]]:
 
 
 def keyword_trigger(words: tuple[str, ...]) -> str:
-    """Keywords for the scan engines, case-insensitive without inline flags (``[Cc][Pp][Ff]``);
-    a non-ASCII letter stays a literal (its UTF-8 bytes, for Hyperscan)."""
-    return "|".join(
-        "".join(
-            f"[{ch.upper()}{ch.lower()}]" if ch.isascii() and ch.isalpha() else re.escape(ch)
-            for ch in w
+    """Keywords for the scan engines, case-insensitive without inline flags (``[Cc][Pp][Ff]``),
+    not after an ASCII letter (as ``keyword_pattern`` requires: "Intel" holds no "tel"); a
+    non-ASCII letter stays a literal (its UTF-8 bytes, for Hyperscan)."""
+    return (
+        "(?:^|[^A-Za-z])(?:"
+        + "|".join(
+            "".join(
+                f"[{ch.upper()}{ch.lower()}]" if ch.isascii() and ch.isalpha() else re.escape(ch)
+                for ch in w
+            )
+            for w in words
         )
-        for w in words
+        + ")"
     )
 
 

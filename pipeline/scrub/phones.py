@@ -1,9 +1,11 @@
 """Phone numbers that need libphonenumber's matcher (``phonenumbers.PhoneNumberMatcher``):
 
 * ``phone_context``: after a phone word ("tel", "mobile", "callback", "SMS … sent to",
-  "Telefon", "téléphone", "celular", ...), the first number within 40 characters on the same
-  line, with leniency POSSIBLE (the right length for the region: unassigned ranges and
-  numbers without separators count) and at least 8 digits; dates and times are not numbers.
+  "Telefon", "téléphone", "celular", ...), the first number starting within 40 characters on
+  the same line, with leniency POSSIBLE (the right length for the region: unassigned ranges
+  and numbers without separators count) and at least 8 digits; dates and times are not
+  numbers. One written with ``+`` and a country code is taken as it is written (the matcher
+  would only confirm what the phone word already says).
 * ``phone_local``: anywhere, with leniency VALID (libphonenumber metadata): an area code in
   parentheses (``(760) 648 9939``, ``(11) 91390-0968``), or a trunk ``0`` and 9-10 digits
   without separators (``0612345678``).
@@ -35,6 +37,9 @@ _WINDOW = 40  # the number starts within this many characters of the keyword
 _LONGEST = 24  # and is at most this long as written
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
 _LINE_END = re.compile(r"[\n|]")
+#: where a number may start: a digit, "+" or "(" and then digits and separators
+_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,24}\d")
+_POSSIBLE = phonenumbers.Leniency.POSSIBLE
 
 
 def _digits(text: str) -> int:
@@ -55,16 +60,22 @@ def _match(
 
 def _in_context(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
     start = m.end()
-    window = text[start : start + _WINDOW + _LONGEST]
-    cut = _LINE_END.search(window)
-    if cut is not None:
-        window = window[: cut.start()]
-    if _digits(window) < 8:
-        return []
-    span = _match(window, CONTEXT_REGIONS, phonenumbers.Leniency.POSSIBLE, 8)
-    if span is None or span[0] > _WINDOW:
-        return []
-    return [(start + span[0], start + span[1])]
+    end = start + _WINDOW + _LONGEST
+    cut = _LINE_END.search(text, start, end)
+    end = cut.start() if cut is not None else min(end, len(text))
+    for c in _CANDIDATE.finditer(text, start, end):
+        if c.start() - start > _WINDOW:
+            break
+        cand = c.group()
+        if _digits(cand) < 8 or _DATE_OR_TIME.match(cand):
+            continue
+        if cand.startswith("+"):  # a country code, 8+ digits, after a phone word: a number
+            return [(c.start(), c.start() + len(cand.rstrip(" ().-/")))]
+        # the matcher sees the candidate and what follows it on the line (its own checks)
+        span = _match(text[c.start() : end], CONTEXT_REGIONS, _POSSIBLE, 8)
+        if span is not None:
+            return [(c.start() + span[0], c.start() + span[1])]
+    return []
 
 
 def _local(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
@@ -77,7 +88,7 @@ PHONES: tuple[Detector, ...] = (
     Detector(
         "phone_context",
         keyword_trigger(_WORDS),
-        _c(keyword_pattern(_WORDS)),
+        _c(keyword_pattern(_WORDS) + r"(?!/)"),  # not a user agent's Mobile/15E148
         _in_context,
         priority=10,
     ),
@@ -85,7 +96,9 @@ PHONES: tuple[Detector, ...] = (
         "phone_local",
         r"\(\d{2,3}\) ?\d{3,5}[ .-]?\d{4}|0[1-9]\d{8,9}",
         _c(
-            r"(?<![\w+(-])(?P<p>\(\d{2,3}\) ?\d{3,5}[ .-]?\d{4})(?![\d-])"
+            # not after a country code: +1 (415) 555-2671 is the international detector's
+            r"(?<![\w+(-])(?<!\+\d )(?<!\+\d\d )(?<!\+\d\d\d )"
+            r"(?P<p>\(\d{2,3}\) ?\d{3,5}[ .-]?\d{4})(?![\d-])"
             r"|(?<![\w+.-])0[1-9]\d{8,9}(?![\w-])"
         ),
         _local,

@@ -25,6 +25,9 @@ from pipeline.scrub.fields import deep_copy, locate
 from pipeline.scrub.keys import ScrubKeys
 from pipeline.scrub.treatments import Pseudonymizer, mask, redact, truncate_ip
 
+#: map keys whose kind a scrubber remembers (cleared when full: keys are few in practice)
+_KEY_CACHE = 10_000
+
 Place = tuple[Any, Any, str]  # (container, key or index, field path)
 Remarks = list[dict[str, str]]
 
@@ -63,6 +66,7 @@ class Scrubber:
         self.pseudonymize = Pseudonymizer(keys)
         self.key_version = keys.active
         self._findings = dict(policy.findings)
+        self._key_kinds: dict[Any, str | None] = {}
         active = [r for r in policy.rules if r.treatment != "keep" or r.overrides]
         # plain record paths (most rules) are walked inline; arrays and maps through locate()
         self._scalars = tuple(
@@ -71,6 +75,19 @@ class Scrubber:
             if r.container == "scalar" and "[]" not in r.segments
         )
         self._others = tuple(r for r in active if r.container != "scalar" or "[]" in r.segments)
+
+    def _key_kind(self, key: Any) -> str | None:
+        """``key_kind``, remembered: the same few map keys come in every event."""
+        try:
+            return self._key_kinds[key]
+        except KeyError:
+            pass
+        except TypeError:  # not hashable: not a string key
+            return None
+        if len(self._key_kinds) >= _KEY_CACHE:
+            self._key_kinds.clear()
+        kind = self._key_kinds[key] = key_kind(key)
+        return kind
 
     def scrub(self, datum: dict[str, Any]) -> dict[str, Any]:
         """A scrubbed copy of ``datum`` (which is not modified)."""
@@ -103,7 +120,7 @@ class Scrubber:
                     work.places.append((holder, "k", f"{path[: -len(key) - 1]}.{{key}}"))
                 if type(value) is str and value:
                     treatment = rule.overrides.get(key, rule.treatment)
-                    named = key_kind(key) if rule.container == "map" else None
+                    named = self._key_kind(key) if rule.container == "map" else None
                     if treatment == "detect" and named is not None:
                         # {"password": "hunter2"}: the key says what the value is
                         found = [Finding(0, len(value), named, 0)]
