@@ -2,6 +2,11 @@
 and keys as the sanitizer stage.
 
     auditpipe scrub [--policy rules/scrub.yaml] --keys scrub.keys < events.jsonl > out.jsonl
+    AUDITPIPE_HMAC_KEY=<64 hex> auditpipe scrub < events.jsonl > out.jsonl
+
+The key comes from the same places as the stage's: ``--keys FILE``, else the settings
+(``AUDITPIPE_HMAC_KEY_FILE``, or ``AUDITPIPE_HMAC_KEY`` with ``AUDITPIPE_HMAC_KEY_VERSION``),
+else ``--dev-key`` when asked for.
 
 One output line per valid input line, in order. An invalid line is reported on stderr with
 its number and the reason (never its content) and skipped; the exit code is 0 when every
@@ -19,12 +24,15 @@ import typer
 
 from pipeline.cli.jsonl import console, finish, run_lines, unusable
 from pipeline.errors import ConfigError, RuleError
+from pipeline.sanitizer.build import scrub_keys as settings_keys
 from pipeline.scrub import Scrubber, ScrubKeys, dev_keys, load_keys_from_file, load_policy
+from pipeline.settings import load_settings
 
 NO_KEYS = (
     "no pseudonym key: pass --keys FILE (lines 'active = k1' and 'k1 = hex:<64 hex digits>', "
-    "mode 0600; see pipeline/scrub/keys.py), or --dev-key for a development key that "
-    "protects nothing"
+    "mode 0600; see pipeline/scrub/keys.py), or set AUDITPIPE_HMAC_KEY (64+ hex characters) "
+    "or AUDITPIPE_HMAC_KEY_FILE as for the sanitizer stage, or pass --dev-key for a "
+    "development key that protects nothing"
 )
 
 POLICY_OPTION: Any = typer.Option(
@@ -39,11 +47,19 @@ DEV_KEY_OPTION: Any = typer.Option(
 
 
 def scrub_keys(keys: Path | None, dev_key: bool) -> ScrubKeys:
-    """The pseudonym keys named on the command line."""
+    """The pseudonym keys: the command line's file, else the stage's settings
+    (AUDITPIPE_HMAC_KEY_FILE / AUDITPIPE_HMAC_KEY), else the development key if asked for."""
     if keys is not None and dev_key:
         raise ConfigError("give either --keys or --dev-key, not both")
     if keys is not None:
         return load_keys_from_file(keys)
+    settings = load_settings()
+    if settings.hmac_key_file is not None or settings.hmac_key is not None:
+        if dev_key:
+            raise ConfigError(
+                "--dev-key given, but AUDITPIPE_HMAC_KEY(_FILE) is set: unset it or drop --dev-key"
+            )
+        return settings_keys(settings)
     if dev_key:
         console.print(
             "[yellow]warning:[/] using the DEVELOPMENT key (pseudonyms 'ps:dev:…' are "

@@ -33,6 +33,13 @@ class ProducerConfig(BaseModel):
     spool_dir: Path = Field(default=Path(".auditpipe-spool"))
     spool_fsync_interval_s: float = Field(default=0.2, ge=0)
     auto_register_schema: bool = True
+    scrub: bool = Field(
+        default=True, description="apply the scrub policy before sending (opt out per producer)"
+    )
+    scrub_policy: Path | None = Field(default=None, description="default: rules/scrub.yaml")
+    scrub_keys_file: Path | None = Field(
+        default=None, description="pseudonym key file; without it pseudonyms are the sanitizer's"
+    )
 
     @property
     def default_topic(self) -> str:

@@ -4,8 +4,11 @@
              "actor": {"id": user.id, "type": "user"}}})
 
 Records without an ``audit`` mapping are ignored, so the handler can sit on the root logger.
-The log message goes to ``details["message"]``. The handler never raises into the caller: an
-invalid audit record is reported as one warning naming the error, never the record's content.
+The log message goes to ``details["message"]``; a record with an exception also gets
+``details["exception"]``: the standard traceback (never frame locals), scrubbed by the
+policy's detectors (``pipeline.logging.ExceptionScrubber``), and the SDK scrubs the whole
+event again before sending. The handler never raises into the caller: an invalid audit record
+is reported as one warning naming the error (scrubbed), never the record's content.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.logging import ExceptionScrubber
 from pipeline.produce.producer import AuditProducer
 
 _EMIT_ARGS = frozenset(
@@ -39,9 +43,15 @@ _EMIT_ARGS = frozenset(
 
 
 class AuditLogHandler(logging.Handler):
-    def __init__(self, producer: AuditProducer, level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        producer: AuditProducer,
+        level: int = logging.INFO,
+        exceptions: ExceptionScrubber | None = None,
+    ) -> None:
         super().__init__(level)
         self.producer = producer
+        self._exceptions = exceptions or ExceptionScrubber()
 
     def emit(self, record: logging.LogRecord) -> None:
         audit = getattr(record, "audit", None)
@@ -54,6 +64,8 @@ class AuditLogHandler(logging.Handler):
                 raise ValueError(f"unknown audit field(s): {', '.join(unknown)}")
             details = dict(fields.pop("details", None) or {})
             details.setdefault("message", record.getMessage())
+            if record.exc_info and record.exc_info[0] is not None:
+                details.setdefault("exception", self._exceptions(record.exc_info))
             self.producer.emit(**fields, details=details)
         except Exception:
             self.handleError(record)
@@ -61,7 +73,8 @@ class AuditLogHandler(logging.Handler):
     def handleError(self, record: logging.LogRecord) -> None:
         """Report the failure without the record (its message or args may be personal data)."""
         exc = sys.exc_info()[1]
+        error = self._exceptions.text(f"{type(exc).__name__}: {exc}")
         logging.getLogger(__name__).warning(
             "audit log record not emitted",
-            extra={"error": f"{type(exc).__name__}: {exc}", "logger_name": record.name},
+            extra={"error": error or type(exc).__name__, "logger_name": record.name},
         )

@@ -4,6 +4,8 @@
 - ``emit(...)`` fills ``event_id``, ``ts``, ``service``, ``environment`` and the current
   ``request_id``/``trace_id``/``span_id`` from context, validates against the schema (a bad
   event raises ``InvalidEventError`` at once), and keys the record by actor id.
+- Scrubbed before it is sent (``scrubbing.py``): the sanitizer's policy, on by default, with
+  ``ProducerConfig(scrub=False)`` to opt out.
 - Bounded memory: librdkafka's queue is bounded; when it is full, ``emit`` waits at most
   ``block_timeout_s`` and then appends the event to the on-disk spool. Records the broker does
   not take within ``message_timeout_ms`` (broker down) also go to the spool, from their delivery
@@ -35,7 +37,9 @@ from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.produce.config import ProducerConfig
+from pipeline.produce.scrubbing import build_app_scrub
 from pipeline.produce.spool import Spool, SpooledRecord
+from pipeline.scrub.keys import ScrubKeys
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +79,12 @@ class AuditProducer:
         *,
         on_delivery: DeliveryHook | None = None,
         serde: AvroSerde | None = None,
+        scrub_keys: ScrubKeys | None = None,
     ) -> None:
         self.config = config
+        # app-side scrubbing (pipeline/produce/scrubbing.py): before any client is made, so a
+        # bad policy or key file fails here
+        self._scrub = build_app_scrub(config, scrub_keys)
         self._schema = parsed_schema(AUDIT_EVENT)
         self._serde = serde or AvroSerde(
             registry_client(config.registry_url), auto_register=config.auto_register_schema
@@ -150,6 +158,8 @@ class AuditProducer:
         datum = jsonform.from_json(self._schema, dict(doc))
         if not datum["action"]:
             raise InvalidEventError("action: must not be empty")
+        if self._scrub is not None:
+            datum = self._scrub(datum)  # from_json built new containers: ours to change
         target_topic = topic or self.config.default_topic
         value = self._serde.serialize(datum, target_topic)
         key = datum["actor"]["id"].encode()

@@ -18,14 +18,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.scrub.config import ScrubPolicy
+from pipeline.scrub.context import KEY_KINDS
 from pipeline.scrub.detectors import DETECTORS, Finding, resolve, secret_name
 from pipeline.scrub.engines import Scanner, build_scanner
 from pipeline.scrub.fields import deep_copy, locate
 from pipeline.scrub.keys import ScrubKeys
 from pipeline.scrub.treatments import Pseudonymizer, mask, redact, truncate_ip
 
+#: map keys whose kind a scrubber remembers (cleared when full: keys are few in practice)
+_KEY_CACHE = 10_000
+
 Place = tuple[Any, Any, str]  # (container, key or index, field path)
 Remarks = list[dict[str, str]]
+
+
+def key_kind(key: Any) -> str | None:
+    """The kind a map key says its value is (``password`` -> ``secret``), else None."""
+    if type(key) is not str:
+        return None
+    if secret_name(key):
+        return "secret"
+    return KEY_KINDS.get(key.lower().replace("-", "_"))
 
 
 def _remark(path: str, kind: str, treatment: str) -> dict[str, str]:
@@ -53,6 +66,7 @@ class Scrubber:
         self.pseudonymize = Pseudonymizer(keys)
         self.key_version = keys.active
         self._findings = dict(policy.findings)
+        self._key_kinds: dict[Any, str | None] = {}
         active = [r for r in policy.rules if r.treatment != "keep" or r.overrides]
         # plain record paths (most rules) are walked inline; arrays and maps through locate()
         self._scalars = tuple(
@@ -61,6 +75,19 @@ class Scrubber:
             if r.container == "scalar" and "[]" not in r.segments
         )
         self._others = tuple(r for r in active if r.container != "scalar" or "[]" in r.segments)
+
+    def _key_kind(self, key: Any) -> str | None:
+        """``key_kind``, remembered: the same few map keys come in every event."""
+        try:
+            return self._key_kinds[key]
+        except KeyError:
+            pass
+        except TypeError:  # not hashable: not a string key
+            return None
+        if len(self._key_kinds) >= _KEY_CACHE:
+            self._key_kinds.clear()
+        kind = self._key_kinds[key] = key_kind(key)
+        return kind
 
     def scrub(self, datum: dict[str, Any]) -> dict[str, Any]:
         """A scrubbed copy of ``datum`` (which is not modified)."""
@@ -93,9 +120,10 @@ class Scrubber:
                     work.places.append((holder, "k", f"{path[: -len(key) - 1]}.{{key}}"))
                 if type(value) is str and value:
                     treatment = rule.overrides.get(key, rule.treatment)
-                    if treatment == "detect" and rule.container == "map" and secret_name(key):
+                    named = self._key_kind(key) if rule.container == "map" else None
+                    if treatment == "detect" and named is not None:
                         # {"password": "hunter2"}: the key says what the value is
-                        found = [Finding(0, len(value), "secret", 0)]
+                        found = [Finding(0, len(value), named, 0)]
                         container[key] = self._treat(value, found, path, work.remarks)
                         continue
                     self._field(work, container, key, path, value, treatment, rule.container)
@@ -171,6 +199,12 @@ class Scrubber:
             if found:
                 container, key, path = places[ti]
                 container[key] = self._treat(text, found, path, remarks)
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """The spans the detectors find in one free-text string, merged: ``(start, end,
+        kind)`` (for the accuracy measurement and tools; never logged)."""
+        found = [f for _, di in self.scanner.scan([text]) for f in self.detectors[di].find(text)]
+        return [(s, e, f.kind) for s, e, f, _ in resolve(found)]
 
     def treat_text(self, text: str) -> tuple[str, list[dict[str, str]]]:
         """Detect and treat one free-text string (for tests and tools)."""

@@ -91,6 +91,7 @@ def test_sanitizer_end_to_end_with_kill_9(
         service="pii-source",
         topic=raw_topic,
         spool_dir=tmp_path / "spool",
+        scrub=False,  # raw values on the raw topic: this test is about the sanitizer's scrub
     )
     with AuditProducer(config) as producer:
         for doc in itertools.islice(EventGenerator(seed=42).events(), n):

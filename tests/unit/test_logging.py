@@ -4,6 +4,7 @@ import io
 import logging
 
 import orjson
+import pytest
 
 from pipeline import logging as plog
 
@@ -61,3 +62,49 @@ def test_configure_is_idempotent() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def _failing_request() -> None:
+    body = '{"email": "alice.martin@example.com", "card": "4111 1111 1111 1111", "qty": 2}'
+    raise ValueError(f"cannot parse request body: {body}")
+
+
+def test_a_traceback_carrying_a_request_body_is_logged_scrubbed() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(plog.JsonFormatter())
+    logger = logging.getLogger("auditpipe.test.traceback")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            _failing_request()
+        except ValueError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    doc = orjson.loads(stream.getvalue())
+    assert "alice.martin@example.com" not in doc["exc"]
+    assert "4111 1111 1111 1111" not in doc["exc"]
+    assert "[email]" in doc["exc"]
+    assert "[card:…1111]" in doc["exc"]
+    assert "_failing_request" in doc["exc"]  # the traceback itself stays useful
+    assert "ValueError: cannot parse request body" in doc["exc"]
+    assert "body =" not in doc["exc"]  # no frame locals, only the source line that raised
+
+
+def test_the_traceback_is_withheld_when_no_scrubber_can_be_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pipeline.scrub.text
+
+    def broken() -> None:
+        raise RuntimeError("the policy cannot be read")
+
+    monkeypatch.setattr(pipeline.scrub.text, "TextScrubber", broken)
+    scrubber = plog.ExceptionScrubber()
+    try:
+        _failing_request()
+    except ValueError as exc:
+        text = scrubber((type(exc), exc, exc.__traceback__))
+    assert text == "ValueError: [traceback withheld: scrubber unavailable]"

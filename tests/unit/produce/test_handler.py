@@ -83,3 +83,22 @@ def test_bad_audit_record_never_raises_nor_echoes(
     assert "category: is required" in warnings[0].__dict__["error"]
     assert "unknown audit field(s): colour" in warnings[1].__dict__["error"]
     assert all("alice@example.com" not in str(r.__dict__) for r in warnings)
+
+
+def test_an_exception_goes_to_details_scrubbed(
+    logger: tuple[logging.Logger, RecordingProducer],
+) -> None:
+    log, producer = logger
+    try:
+        raise RuntimeError("payment failed for bob@example.com, card 4111 1111 1111 1111")
+    except RuntimeError:
+        log.exception(
+            "payment failed",
+            extra={"audit": {"category": "DATA", "action": "pay", "actor": {"id": "u1"}}},
+        )
+    [call] = producer.calls
+    exception = call["details"]["exception"]
+    assert "bob@example.com" not in exception
+    assert "4111 1111 1111 1111" not in exception
+    assert "RuntimeError: payment failed for [email], card [card:…1111]" in exception
+    assert "Traceback (most recent call last)" in exception

@@ -37,3 +37,14 @@ def test_presidio_gets_the_free_text_the_policy_scans() -> None:
         "details": {"note": "hello", "n": 3},
     }
     assert _free_text(doc) == ["hello", "curl/8", "/v1/x"]
+
+
+def test_privacy_bench_reports_every_group() -> None:
+    from benchmarks.privacy import bench_privacy, privacy_json, privacy_tables
+
+    counts = bench_privacy(per_kind=5)
+    assert set(counts.group.values()) == {"secret", "national_id", "context"}
+    recall, precision = privacy_tables(counts)
+    assert recall.row_count > 30
+    assert precision.row_count > 20
+    assert 0 <= privacy_json(counts)["benign_kept"] <= 1

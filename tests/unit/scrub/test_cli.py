@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -29,6 +30,14 @@ GOOD = {
     "request_id": "r-1",
     "details": {"note": "card 4111 1111 1111 1111, mail alice@example.com"},
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AUDITPIPE_HMAC_KEY", "AUDITPIPE_HMAC_KEY_FILE", "AUDITPIPE_HMAC_KEY_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+
+
 SECRET_LINE = b'{"event_id": "e-2", "password": "hunter2"}'
 
 
@@ -78,7 +87,28 @@ def test_without_keys_it_says_how_to_provide_them() -> None:
 
 def test_a_broken_policy_stops_with_file_and_line(tmp_path: Path) -> None:
     policy = tmp_path / "scrub.yaml"
-    policy.write_text("version: 1\nfindings:\n  passport: redact\n")
+    policy.write_text("version: 1\nfindings:\n  shoe_size: redact\n")
     result = runner.invoke(app, ["--policy", str(policy), "--dev-key"], input=b"")
     assert result.exit_code == 2
-    assert f"{policy}:3: unknown detector 'passport'" in result.stderr.replace("\n", "")
+    assert f"{policy}:3: unknown detector 'shoe_size'" in result.stderr.replace("\n", "")
+
+
+def test_the_key_comes_from_the_stage_settings_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = Pseudonymizer(KEYS)("alice@example.com")
+    monkeypatch.setenv("AUDITPIPE_HMAC_KEY_FILE", str(_key_file(tmp_path)))
+    result = runner.invoke(app, [], input=orjson.dumps(GOOD))
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout_bytes)["actor"]["id"] == expected
+
+    monkeypatch.delenv("AUDITPIPE_HMAC_KEY_FILE")
+    monkeypatch.setenv("AUDITPIPE_HMAC_KEY", KEYS.keys["k1"].hex())
+    monkeypatch.setenv("AUDITPIPE_HMAC_KEY_VERSION", "k1")
+    result = runner.invoke(app, [], input=orjson.dumps(GOOD))
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout_bytes)["actor"]["id"] == expected
+
+    result = runner.invoke(app, ["--dev-key"], input=orjson.dumps(GOOD))
+    assert result.exit_code == 2
+    assert "AUDITPIPE_HMAC_KEY" in result.stderr

@@ -52,7 +52,7 @@ def test_unnamed_string_fields_get_the_default_and_ids_are_kept() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        (GOOD + "  passport: redact\n", 8, "unknown detector 'passport'"),
+        (GOOD + "  shoe_size: redact\n", 8, "unknown detector 'shoe_size'"),
         (GOOD + "  email: hash\n", 8, "unknown treatment 'hash' for detector email"),
         (GOOD + "  email: truncate\n", 8, "truncate applies to IP addresses"),
         (

@@ -148,3 +148,170 @@ def test_auto_engine_falls_back_when_libraries_are_missing(
     assert build_scanner("auto", detectors).name == "re"
     with pytest.raises(ConfigError, match="not installed"):
         build_scanner("hyperscan", detectors)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("password=&8tL#x9 next", [("secret", "&8tL#x9")]),
+        ("passwd: ;x9!Lq", [("secret", ";x9!Lq")]),
+        (
+            "AccountName=acct;AccountKey=ab+/cd==;EndpointSuffix=core.windows.net",
+            [("secret", "ab+/cd==")],
+        ),
+        ("Server=x;Password=p@ss;w0rd;Encrypt=True", [("secret", "p@ss;w0rd")]),
+        ("Cookie: sid=abc123; theme=dark | ok", [("cookie", "sid=abc123; theme=dark")]),
+        ('"Cookie": "a=b; c=d"', [("cookie", "a=b; c=d")]),
+        ("Set-Cookie: sid=abc; Path=/; HttpOnly", [("cookie", "sid=abc; Path=/; HttpOnly")]),
+        ("redis://:p@ss#w%rd?@cache/0", [("url_credentials", ":p@ss#w%rd?")]),
+        ("key SK" + "a1" * 16, [("twilio_key", "SK" + "a1" * 16)]),
+        ("SG." + "a" * 22 + "." + "b" * 43, [("sendgrid_key", "SG." + "a" * 22 + "." + "b" * 43)]),
+        ("t:glpat-" + "x" * 20, [("gitlab_token", "glpat-" + "x" * 20)]),
+        ("npm_" + "A" * 36, [("npm_token", "npm_" + "A" * 36)]),
+        ("use sk-proj-" + "ab_" * 20, [("openai_key", "sk-proj-" + "ab_" * 20)]),
+        ("--api-key hunter2 --verbose", [("secret", "hunter2")]),
+        ("<password>s3cr t</password>", [("secret", "s3cr t")]),
+        ('{\\"password\\": \\"abc\\"}', [("secret", "abc")]),
+        ("signing_key => x!y", [("secret", "x!y")]),
+    ],
+)
+def test_finds_secrets_in_every_shape(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://api.example.com:8443/v1/items",
+        "SKU-12345 and task-proj-123 done",
+        "cookies_enabled=true token_expires_in=3600 password_reset_sent=true",
+        "keyboard layout de, monkey patching off",
+    ],
+)
+def test_leaves_secret_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CPF 111.444.777-35 ok", [("br_cpf", "111.444.777-35")]),
+        ("cpf: 11144477735", [("br_cpf", "11144477735")]),
+        ("aadhaar 2345 6789 0124", [("in_aadhaar", "2345 6789 0124")]),
+        ("CF RSSMRA85T10A562S", [("it_fiscal_code", "RSSMRA85T10A562S")]),
+        ("DNI 12345678Z", [("es_dni", "12345678Z")]),
+        ("NIE X1234567L", [("es_nie", "X1234567L")]),
+        ("Steuer-ID: 36574261809", [("de_tax_id", "36574261809")]),
+        ("BSN 111222333", [("nl_bsn", "111222333")]),
+        ("PESEL 44051401359", [("pl_pesel", "44051401359")]),
+        ("NHS 943 476 5919", [("uk_nhs", "943 476 5919")]),
+        ("NINO AB 12 34 56 C", [("uk_nino", "AB 12 34 56 C")]),
+        ("PAN ABCPD1234E", [("in_pan", "ABCPD1234E")]),
+    ],
+)
+def test_finds_national_identifiers(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CPF 111.444.777-36",  # wrong check digits
+        "order 44051401359 and 111222333 shipped",  # no keyword: ids, not PESEL or BSN
+        "DNI 12345678A",
+        "PESEL 44051401358",
+        "NINO QQ 12 34 56 C and AB 12 34 56 E",
+        "compression enabled, 1 234 567 890",
+        "account 123456789012 in arn:aws:iam::123456789012:role/x",
+    ],
+)
+def test_leaves_national_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SMS code sent to 0612345678 at 12:05", [("phone_context", "0612345678")]),
+        ("mobile: 3714289971", [("phone_context", "3714289971")]),
+        ("callback 5550123456 please", [("phone_context", "5550123456")]),  # possible, not valid
+        ("SMS sent at 2026-11-02 10:00:05 to 5551234567", [("phone_context", "5551234567")]),
+        ("call (760) 648 9939", [("phone_local", "(760) 648 9939")]),
+        ("contato (11) 91390-0968", [("phone_local", "(11) 91390-0968")]),
+        ("client 0612345678 rappelé", [("phone_local", "0612345678")]),
+    ],
+)
+def test_finds_phones_by_context_and_matcher(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 3714289971 shipped",  # a valid Italian mobile, but no phone word: an id
+        "SMS queued at 2026-11-02 10:05 for delivery",
+        "mobile app build 4711",
+        "login from the mobile app | 123456789",
+    ],
+)
+def test_leaves_phone_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("customer name: Ana Paula de Souza, ok", [("person_name", "Ana Paula de Souza")]),
+        ("Dear Mr. John O'Neil-Smith,", [("person_name", "John O'Neil-Smith")]),
+        ('cardholder="Chloé Müller"', [("person_name", "Chloé Müller")]),
+        ("Sehr geehrte Frau Müller, danke", [("person_name", "Müller")]),
+        ("born on 3 March 1985 in Paris", [("birth_date", "3 March 1985")]),
+        ("Geburtsdatum: 02.03.1985", [("birth_date", "02.03.1985")]),
+        ("passport no. C01X00T47 issued", [("passport", "C01X00T47")]),
+        (
+            "ship to: 221B Baker St. London NW1 6XE. Delivered",
+            [("postal_address", "221B Baker St. London NW1 6XE")],
+        ),
+        (
+            "billing address=Hauptstr. 5, 10115 Berlin&x=1",
+            [("postal_address", "Hauptstr. 5, 10115 Berlin")],
+        ),
+    ],
+)
+def test_finds_values_context_marks(text: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear customer, thanks",
+        "invoice date 2026-11-02, shipped on 03/11/2026",
+        "Street Fighter 6 purchased; Wall Street Journal renewed",
+        "passport check passed",
+        "order ORD-1234567 shipped to warehouse 4",
+        "email address: [email], MAC address 00:1a:2b:3c:4d:5e",
+    ],
+)
+def test_leaves_context_look_alikes(text: str) -> None:
+    assert kinds(text) == []
+
+
+def test_map_keys_say_what_their_value_is() -> None:
+    from pipeline.scrub.scrubber import key_kind
+
+    assert key_kind("full_name") == "person_name"
+    assert key_kind("DOB") == "birth_date"
+    assert key_kind("passport_no") == "passport"
+    assert key_kind("billing-address") == "postal_address"
+    assert key_kind("format") is None
+
+
+def test_every_kind_a_map_key_names_is_a_detector() -> None:
+    from pipeline.scrub.context import KEY_KINDS
+
+    assert set(KEY_KINDS.values()) <= set(DETECTORS)
+    from pipeline.scrub.scrubber import key_kind
+
+    assert key_kind("pesel") == "pl_pesel"
+    assert key_kind("CPF") == "br_cpf"
