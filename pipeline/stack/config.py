@@ -25,6 +25,14 @@ class StackConfig(BaseModel):
     host: str = "127.0.0.1"
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_secure_port: int = Field(
+        default=9094, ge=1, le=65535, description="SASL_SSL (SCRAM-SHA-512) client listener"
+    )
+    secure: bool = Field(
+        default=False,
+        description="secured broker only: no PLAINTEXT client listener, mTLS controller "
+        "listener, the admin principal the only super user (`stack up --secure`)",
+    )
     registry_port: int = Field(default=8081, ge=1, le=65535)
     s3_regions: tuple[S3RegionConfig, ...] = (
         S3RegionConfig(name="us-east-1", port=7070),
@@ -78,6 +86,10 @@ class StackConfig(BaseModel):
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def secure_bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.kafka_secure_port}"
 
     @property
     def registry_url(self) -> str:

@@ -1,0 +1,66 @@
+"""Clients of the secured listener, built from a librdkafka properties file.
+
+``client_config`` is the one place this module (and ``acls``, the stack, the authorization
+tests) turns a principal's properties file into a confluent-kafka config; the project's
+client layer replaces it when it lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaException
+
+# public names of confluent_kafka.admin, re-exported there without `as` (mypy's strict view)
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
+
+from pipeline.errors import RetryableError
+
+SCRAM_ITERATIONS = 8192
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """Parse a librdkafka/Java-style properties file (``key=value``, ``#`` comments)."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(f"{path}: not a key=value line: {line[:40]!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def client_config(properties: Path, **overrides: Any) -> dict[str, Any]:
+    """confluent-kafka config of the principal in ``properties`` (plus ``overrides``)."""
+    conf: dict[str, Any] = dict(read_properties(properties))
+    conf.update(overrides)
+    return conf
+
+
+def upsert_scram_credentials(
+    admin_conf: Mapping[str, Any], credentials: Mapping[str, str], timeout: float = 30.0
+) -> None:
+    """Create or replace the SCRAM-SHA-512 credential of each user (idempotent)."""
+    admin = AdminClient(dict(admin_conf))
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+    alterations: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(user, info, password.encode())
+        for user, password in sorted(credentials.items())
+    ]
+    futures = admin.alter_user_scram_credentials(alterations, request_timeout=timeout)
+    for user, fut in futures.items():
+        try:
+            fut.result(timeout=timeout)
+        except KafkaException as exc:
+            raise RetryableError(f"could not upsert the SCRAM credential of {user}: {exc}") from exc
