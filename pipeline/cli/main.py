@@ -10,6 +10,7 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline import logging as plog
 from pipeline.cli import (
+    acl,
     archive,
     consume,
     demo,
@@ -37,6 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(acl.app, name="acl")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")
