@@ -12,6 +12,7 @@ from pipeline import logging as plog
 from pipeline.cli import (
     acl,
     archive,
+    break_glass,
     consume,
     demo,
     detect,
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 app.add_typer(acl.app, name="acl")
+app.add_typer(break_glass.app, name="break-glass")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")

@@ -21,8 +21,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
+from pydantic import SecretStr
 
 from pipeline.errors import RetryableError
+from pipeline.kafka.config import KafkaConnection
 
 SCRAM_ITERATIONS = 8192
 
@@ -64,3 +66,16 @@ def upsert_scram_credentials(
             fut.result(timeout=timeout)
         except KafkaException as exc:
             raise RetryableError(f"could not upsert the SCRAM credential of {user}: {exc}") from exc
+
+
+def connection(conf: Mapping[str, Any], client_id: str) -> KafkaConnection:
+    """The ``KafkaConnection`` of a client config (for code that takes one, like the SDK)."""
+    return KafkaConnection(
+        bootstrap_servers=str(conf["bootstrap.servers"]),
+        client_id=client_id,
+        security_protocol=conf.get("security.protocol", "PLAINTEXT"),
+        sasl_mechanism=conf.get("sasl.mechanism"),
+        sasl_username=conf.get("sasl.username"),
+        sasl_password=SecretStr(str(conf["sasl.password"])) if "sasl.password" in conf else None,
+        ssl_ca_location=conf.get("ssl.ca.location"),
+    )
