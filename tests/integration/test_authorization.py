@@ -19,7 +19,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from pipeline.kafka import acls
+from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.secured import connection
+from pipeline.kafka.topics import pipeline_topics
+from pipeline.settings import Settings
 from tests.integration.authz import (
     ACL_FILE,
     Principals,
@@ -179,3 +183,13 @@ def test_acl_drift_is_reported_and_apply_removes_it(principals: Principals) -> N
         acls.delete(admin, [stray])
     group = f"analyst-{uuid.uuid4().hex}"
     assert_denied(consume(principals.conf("analyst"), "audit.dlq", group))
+
+
+def test_a_stage_ensuring_topics_it_may_not_create_does_not_fail(
+    principals: Principals, stack: Settings
+) -> None:
+    # the sanitizer and the router ensure the pipeline topics at start-up; under their
+    # principals that must not stop them (the topics exist; creating is the admin's job)
+    for principal in ("sanitizer", "router"):
+        conn = connection(principals.conf(principal), f"authz-{principal}")
+        ensure_topics(conn, pipeline_topics(stack), timeout=15)
