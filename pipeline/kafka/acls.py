@@ -13,6 +13,7 @@ closing them is the break-glass command's job).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -279,6 +280,31 @@ def delete(admin: AdminClient, entries: Iterable[Entry], timeout: float = 30.0) 
             raise RetryableError(f"could not delete ACL {flt}: {exc}") from exc
 
 
+def wait_until(
+    admin: AdminClient,
+    *,
+    present: Iterable[Entry] = (),
+    absent: Iterable[Entry] = (),
+    timeout: float = 30.0,
+) -> None:
+    """Return once the broker's authorizer lists every ``present`` entry and none of ``absent``.
+
+    DescribeAcls is answered from the broker's own authorizer cache, so when it shows a change
+    the broker enforces it (a created or deleted ACL reaches it through the metadata log a few
+    milliseconds after the controller acknowledged it)."""
+    want, gone = set(present), set(absent)
+    deadline = time.monotonic() + timeout
+    while True:
+        now = current_acls(admin, timeout)
+        if want <= now and not (gone & now):
+            return
+        if time.monotonic() > deadline:
+            raise RetryableError(f"ACL changes not visible on the broker after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
 def apply_plan(admin: AdminClient, p: Plan, timeout: float = 30.0) -> None:
+    """Carry out ``p``; return once the broker enforces it."""
     create(admin, p.add, timeout)
     delete(admin, p.remove, timeout)
+    wait_until(admin, present=p.add, absent=p.remove, timeout=timeout)

@@ -155,7 +155,10 @@ class Glass:
         )
         # the record first: if granting fails, expire() still finds something to close
         self._record(state)
-        acls.create(self._admin(), sorted(acls.break_glass_entries(self.acl_file)))
+        grants = sorted(acls.break_glass_entries(self.acl_file))
+        admin = self._admin()
+        acls.create(admin, grants)
+        acls.wait_until(admin, present=grants)  # open means the broker enforces it
         return state
 
     def granted(self) -> set[acls.Entry]:
@@ -165,7 +168,9 @@ class Glass:
     def close_glass(self, *, actor: str, reason: str, now: datetime) -> GlassState | None:
         """Delete the grants (every ACL of the principal) and record the closing."""
         present = self.granted()
-        acls.delete(self._admin(), present)
+        admin = self._admin()
+        acls.delete(admin, present)
+        acls.wait_until(admin, absent=present)  # closed means the broker refuses again
         self.ensure_topic()
         state = self.state()
         if state is None or not state.is_open:

@@ -173,6 +173,7 @@ def test_acl_drift_is_reported_and_apply_removes_it(principals: Principals) -> N
     wanted = acls.load_file(ACL_FILE)
     stray = acls.Entry("analyst", "topic", "audit.dlq", "literal", "read")
     acls.create(admin, [stray])
+    acls.wait_until(admin, present=[stray])
     try:
         drift = acls.plan(wanted, acls.current_acls(admin))
         assert drift.remove == (stray,)
@@ -181,6 +182,7 @@ def test_acl_drift_is_reported_and_apply_removes_it(principals: Principals) -> N
         assert acls.plan(wanted, acls.current_acls(admin)).in_sync
     finally:
         acls.delete(admin, [stray])
+        acls.wait_until(admin, absent=[stray])
     group = f"analyst-{uuid.uuid4().hex}"
     assert_denied(consume(principals.conf("analyst"), "audit.dlq", group))
 
