@@ -88,6 +88,24 @@ logger.apache.name = org.apache.kafka
 logger.apache.level = INFO
 """
 
+AUTHORIZER_LOG4J2 = """\
+appender.authz.type = File
+appender.authz.name = AUTHZ
+appender.authz.fileName = {path}
+appender.authz.layout.type = PatternLayout
+appender.authz.layout.pattern = [%d{{ISO8601}}{{UTC}}Z] %p %m%n
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = INFO
+logger.authorizer.additivity = false
+logger.authorizer.appenderRef.authz.ref = AUTHZ
+"""
+
+
+def kafka_log4j2(authorizer_log: Path) -> str:
+    """The broker's log4j2 config: everything to stdout (the service log), and the
+    authorizer's decisions (every denial at INFO) to a file of their own."""
+    return LOG4J2_PROPERTIES + AUTHORIZER_LOG4J2.format(path=authorizer_log)
+
 
 class KafkaService:
     """Apache Kafka in KRaft mode, one combined broker+controller node."""
@@ -189,6 +207,11 @@ class KafkaService:
         return ":".join(str(j) for j in jars)
 
     @property
+    def authorizer_log(self) -> Path:
+        """Every request the authorizer denied: principal, operation, resource, host."""
+        return self.cfg.logs_dir / "kafka-authorizer.log"
+
+    @property
     def scram_users_file(self) -> Path:
         """The principals whose SCRAM credentials this data directory holds."""
         return self.dir / "scram-users"
@@ -204,7 +227,7 @@ class KafkaService:
         creds = files.credentials()
         self.properties.write_text(self.server_properties())
         os.chmod(self.properties, 0o600)  # it holds the admin's password
-        self.log4j.write_text(LOG4J2_PROPERTIES)
+        self.log4j.write_text(kafka_log4j2(self.authorizer_log))
         if (self.data_dir / "meta.properties").is_file():
             missing = set(creds) - self._scram_users()
             if self.cfg.secure and secure.ADMIN in missing:

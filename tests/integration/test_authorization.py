@@ -24,6 +24,7 @@ from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.secured import connection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.settings import Settings
+from pipeline.stack.services import KafkaService
 from tests.integration.authz import (
     ACL_FILE,
     Principals,
@@ -195,3 +196,13 @@ def test_a_stage_ensuring_topics_it_may_not_create_does_not_fail(
     for principal in ("sanitizer", "router"):
         conn = connection(principals.conf(principal), f"authz-{principal}")
         ensure_topics(conn, pipeline_topics(stack), timeout=15)
+
+
+def test_the_broker_logs_each_denial(principals: Principals, stack: Settings) -> None:
+    log = KafkaService(stack.stack).authorizer_log
+    before = log.read_text() if log.is_file() else ""
+    group = f"analyst-{uuid.uuid4().hex}"
+    assert_denied(consume(principals.conf("analyst"), "audit.dlq", group))
+    added = log.read_text()[len(before) :]
+    assert "Principal = User:analyst is Denied operation = DESCRIBE" in added
+    assert "Topic:LITERAL:audit.dlq" in added
