@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +25,7 @@ from benchmarks.presidio import bench_presidio
 from benchmarks.route import bench_route, route_row
 from benchmarks.scrub import bench_scrub, bench_stream
 from benchmarks.sdk import bench_sdk
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import load_settings
@@ -49,15 +49,15 @@ def bench_kafka(
         [TopicSpec(topic, partitions=3, config={"message.timestamp.type": "LogAppendTime"})],
     )
     try:
-        producer = Producer(
+        producer = clients.producer(
+            conn,
             {
-                **conn.to_librdkafka(),
                 "enable.idempotence": True,
                 "acks": "all",
                 "compression.type": "zstd",
                 "linger.ms": 5,
                 "batch.size": 256 * 1024,
-            }
+            },
         )
         pad = "x" * max(0, size - 120)
         # warm up: metadata and the idempotent producer id are fetched before timing starts
@@ -82,13 +82,10 @@ def bench_kafka(
         produce_s = time.perf_counter() - t0
         produce_cpu = time.process_time() - cpu0
 
-        consumer = Consumer(
-            {
-                **conn.to_librdkafka(),
-                "group.id": f"bench-{uuid.uuid4()}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+        consumer = clients.consumer(
+            conn,
+            f"bench-{uuid.uuid4()}",
+            {"auto.offset.reset": "earliest", "enable.auto.commit": False},
         )
         consumer.subscribe([topic])
         latencies_ms: list[float] = []
@@ -134,7 +131,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000, help="events/s of the latency run")
     args = parser.parse_args()
     settings = load_settings()
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-bench")
+    conn = clients.connection(settings, "auditpipe-bench")
     console = Console(width=max(120, Console().width))
     with console.status(f"kafka: {args.events} events of ~{args.size} B"):
         kafka = bench_kafka(conn, args.events, args.size)

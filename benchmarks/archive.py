@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.archive.format.keys import Keyring, Signer
 from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
@@ -31,8 +31,8 @@ from pipeline.archive.write.importer import Encoder
 from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
 from pipeline.archive.write.writer import ArchiveWriter
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import Settings
 
@@ -116,12 +116,12 @@ def bench_archive_s3(settings: Settings, n: int, region: str | None = None) -> d
     from S3 (one process).
     """
     region = region or next(iter(settings.s3_regions))
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-archive")
+    conn = clients.connection(settings, "bench-archive")
     run = uuid.uuid4().hex[:8]
     topic = f"bench.events.{run}"
     ensure_topics(conn, [TopicSpec(topic, 3)])
     try:
-        producer = Producer({**conn.to_librdkafka(), "linger.ms": 20})
+        producer = clients.producer(conn, {"linger.ms": 20})
         for i, body in enumerate(_bodies(n)):
             while True:
                 try:

@@ -14,8 +14,8 @@ from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
 from pipeline.detect.stage import TABLE
 from pipeline.events.jsonform import parse_ts
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import Settings
 from tests.harness import detector_scenario as scenario
@@ -69,7 +69,7 @@ def bench_detect_stream(settings: Settings, n: int, rate: float) -> dict[str, fl
     rules = load_rules(RULES)
     run = uuid.uuid4().hex[:8]
     events, alerts, app_id = f"bench.{run}.events", f"bench.{run}.alerts", f"bench-det-{run}"
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-detect")
+    conn = clients.connection(settings, "bench-detect")
     ensure_topics(conn, [TopicSpec(events, 3), TopicSpec(alerts, 3)])
     root = RULES.parents[1]
     worker = start_worker(app_id, {"events": events, "alerts": alerts}, cwd=root)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka import clients
 from pipeline.settings import Settings
 from tests.integration.router_harness import HttpReceiver, RouterHarness, make_alert
 
@@ -39,7 +39,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def bench_route(settings: Settings, n: int = 300, rate: float = 20.0) -> dict[str, float]:
     """p50/p99 (ms) from alert produced to webhook received, ``n`` alerts at ``rate``/s."""
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-route")
+    conn = clients.connection(settings, "bench-route")
     http = HttpReceiver()
     with tempfile.TemporaryDirectory() as tmp:
         h = RouterHarness(settings, conn, ROUTING.replace("URL", http.url("")), Path(tmp))

@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.stage import BatchStage, Output, StageConfig, StageStats
 from pipeline.produce.generator import EventGenerator
 from pipeline.sanitizer.metrics import SanitizerMetrics
@@ -168,7 +168,7 @@ def _stage_child(
         }
     )
     inner = build_processor(conf, scrub, SanitizerMetrics(CollectorRegistry()))
-    conn = KafkaConnection(bootstrap_servers=conf.kafka_bootstrap, client_id="bench-sanitizer")
+    conn = clients.connection(conf, "bench-sanitizer")
     pending: list[int] = []
     latencies: list[float] = []
     clock: dict[str, float] = {}
@@ -227,16 +227,12 @@ def _stage_run(
     ``encoded`` (all at once, or paced at ``rate``/s) and wait for the stage's report."""
     run = uuid.uuid4().hex[:8]
     topics = (f"bench.sanitizer.{run}.raw", f"bench.sanitizer.{run}.events", f"bench.{run}.dlq")
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-load")
+    conn = clients.connection(settings, "bench-load")
     ensure_topics(conn, [TopicSpec(t, partitions=3) for t in topics])
-    producer = Producer(
-        {
-            **conn.to_librdkafka(),
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "zstd",
-            "logger": logging.getLogger("benchmarks.scrub"),
-        }
+    producer = clients.producer(
+        conn,
+        {"acks": "all", "linger.ms": 5, "compression.type": "zstd"},
+        logger=logging.getLogger("benchmarks.scrub"),
     )
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()

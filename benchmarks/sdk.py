@@ -8,15 +8,15 @@ import time
 import uuid
 from pathlib import Path
 
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import Settings
 
 
 def bench_sdk(settings: Settings, n: int) -> dict[str, float]:
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-sdk")
+    conn = clients.connection(settings, "bench-sdk")
     topic = f"bench.sdk.{uuid.uuid4().hex[:8]}"
     ensure_topics(conn, [TopicSpec(topic, partitions=3)])
     docs = list(itertools.islice(EventGenerator(seed=1).events(), n))  # not timed

@@ -92,3 +92,9 @@ class RetryableError(PipelineError):
 
 class BackpressureError(RetryableError):
     """A buffer is full; the caller should slow down or wait, never drop silently."""
+
+
+class CommitError(PipelineError):
+    """Offsets could not be committed for a reason retrying does not fix (authorization, an
+    invalid request, a closed or fenced consumer): the worker stops rather than run on without
+    committing."""

@@ -1,19 +1,179 @@
 """Root settings: the only place auditpipe reads environment variables.
 
 Every variable is prefixed ``AUDITPIPE_``; nested fields use ``__`` (for example
-``AUDITPIPE_STACK__KAFKA_PORT=19092``). When ``AUDITPIPE_BOOTSTRAP_SERVERS``,
-``AUDITPIPE_SCHEMA_REGISTRY_URL`` or ``AUDITPIPE_S3_ENDPOINTS`` are set, auditpipe talks to
-those services instead of the local stack.
+``AUDITPIPE_KAFKA__SASL_USERNAME=svc`` or ``AUDITPIPE_STACK__KAFKA_PORT=19092``).
+
+Profiles (``AUDITPIPE_PROFILE``):
+
+- ``local`` (the default) keeps the zero-config development experience: every endpoint and
+  credential that is not set falls back to the local development stack (Kafka, schema
+  registry, two S3 regions on loopback, see ``auditpipe stack``).
+- ``production`` has no defaults for endpoints (Kafka, registry, S3), credentials (S3 keys,
+  Kafka security protocol and SASL) or keys (HMAC, DLQ, archive signing key). A worker checks
+  what it needs with :meth:`Settings.require` before it builds any client, and a missing value
+  is a :class:`~pipeline.errors.ConfigError` naming the environment variable(s). The resolved
+  properties (``kafka_bootstrap``, ``registry_url``, ``s3_regions``, ``s3_credentials``) raise
+  the same error instead of falling back, so no code path can reach the dev stack.
+
+Where the dev defaults live: the local stack's configuration (:class:`StackConfig`: its
+addresses, ports and credentials, plus versions and heap sizes) is a model of this module,
+because it *is* the local profile's defaults and must stay settable from the environment like
+any other setting. ``pipeline.stack`` (which downloads and runs the stack) imports it from here
+(``pipeline.stack.config`` re-exports it); this module imports nothing of ``pipeline.stack``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.stack.config import StackConfig
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "AUDITPIPE_"
+Profile = Literal["local", "production"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+#: what a command can need from the settings (see ``Settings.require``)
+Need = Literal[
+    "kafka", "registry", "s3_endpoints", "s3_credentials", "hmac_key", "dlq_key", "signing_key"
+]
+
+
+class S3RegionConfig(BaseModel):
+    """One S3 "region" of the local stack: a versitygw process with its own port and data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z]{2}-[a-z]+-\d$")
+    port: int = Field(ge=1, le=65535)
+
+
+class StackConfig(BaseModel):
+    """The local development stack (``auditpipe stack``); its addresses and credentials are the
+    local profile's defaults. Derived paths and endpoints are properties."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Field(default=Path(".stack"), description="data, logs, jars and binaries")
+    host: str = "127.0.0.1"
+    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_secure_port: int = Field(
+        default=9094, ge=1, le=65535, description="SASL_SSL (SCRAM-SHA-512) client listener"
+    )
+    secure: bool = Field(
+        default=False,
+        description="secured broker only: no PLAINTEXT client listener, mTLS controller "
+        "listener, the admin principal the only super user (`stack up --secure`)",
+    )
+    registry_port: int = Field(default=8081, ge=1, le=65535)
+    s3_regions: tuple[S3RegionConfig, ...] = (
+        S3RegionConfig(name="us-east-1", port=7070),
+        S3RegionConfig(name="eu-central-1", port=7071),
+    )
+    s3_access_key_id: str = "auditpipe"
+    s3_secret_access_key: SecretStr = SecretStr("auditpipe-local-secret")
+
+    kafka_version: str = "4.1.2"
+    log4j_version: str = "2.25.3"
+    apicurio_version: str = "3.0.9"
+    versitygw_version: str = "v1.8.0"
+    kafka_heap: str = "512m"
+    registry_heap: str = "384m"
+    start_timeout_s: float = Field(default=180.0, gt=0)
+
+    @field_validator("s3_regions")
+    @classmethod
+    def _distinct_regions(cls, v: tuple[S3RegionConfig, ...]) -> tuple[S3RegionConfig, ...]:
+        if len({r.name for r in v}) != len(v) or len({r.port for r in v}) != len(v):
+            raise ValueError("S3 regions must have distinct names and ports")
+        return v
+
+    # --- derived paths -------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kafka_lib_dir(self) -> Path:
+        return self.root / "lib" / f"kafka-{self.kafka_version}"
+
+    @property
+    def apicurio_jar(self) -> Path:
+        v = self.apicurio_version
+        return self.root / "opt" / f"apicurio-{v}" / f"apicurio-registry-app-{v}-runner.jar"
+
+    @property
+    def versitygw_bin(self) -> Path:
+        return self.root / "bin" / f"versitygw-{self.versitygw_version}"
+
+    # --- endpoints -------------------------------------------------------------------------
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def secure_bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.kafka_secure_port}"
+
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.host}:{self.registry_port}"
+
+    def s3_endpoint(self, region: str) -> str:
+        for r in self.s3_regions:
+            if r.name == region:
+                return f"http://{self.host}:{r.port}"
+        raise KeyError(region)
+
+
+class KafkaSettings(BaseModel):
+    """How every Kafka client reaches the cluster (``AUDITPIPE_KAFKA__*``); the bootstrap
+    servers are ``AUDITPIPE_BOOTSTRAP_SERVERS``. Mapped to librdkafka and faust only by
+    ``pipeline.kafka.clients``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    security_protocol: SecurityProtocol | None = Field(
+        default=None, description="local default PLAINTEXT; production: required"
+    )
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = Field(default=None, description="or sasl_password_file")
+    sasl_password_file: Path | None = None
+    ssl_ca_location: Path | None = Field(default=None, description="CA bundle (PEM)")
+    ssl_certificate_location: Path | None = Field(default=None, description="client cert (PEM)")
+    ssl_key_location: Path | None = Field(default=None, description="client key (PEM)")
+    ssl_key_password: SecretStr | None = None
+    client_id: str | None = Field(default=None, description="default: one per stage")
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        description="how soon a killed worker's partitions move to another (every consumer)",
+    )
+    max_poll_interval_ms: int | None = Field(
+        default=None,
+        ge=1000,
+        description="longest gap between polls before a consumer leaves the group; default: "
+        "the client library's (librdkafka 300 s, faust 1000 s)",
+    )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return (self.security_protocol or "").startswith("SASL_")
 
 
 class TopicsConfig(BaseModel):
@@ -59,18 +219,22 @@ class ArchiveConfig(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="AUDITPIPE_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
     )
 
+    profile: Profile = Field(
+        default="local", description="local: dev-stack defaults; production: no defaults"
+    )
     stack: StackConfig = Field(default_factory=StackConfig)
     bootstrap_servers: str | None = Field(
-        default=None, description="Kafka bootstrap servers; default: the local stack"
+        default=None, description="Kafka bootstrap servers; local default: the local stack"
     )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     schema_registry_url: str | None = Field(
-        default=None, description="Confluent-compatible registry base URL; default: local stack"
+        default=None, description="Confluent-compatible registry base URL; local default: stack"
     )
     s3_endpoints: dict[str, str] | None = Field(
         default=None, description='region -> endpoint URL, JSON, e.g. {"us-east-1": "http://..."}'
@@ -90,13 +254,71 @@ class Settings(BaseSettings):
     geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
 
-    # --- resolved endpoints (explicit setting, else the local stack) --------------------------
+    @property
+    def production(self) -> bool:
+        return self.profile == "production"
+
+    # --- what is missing (production) -----------------------------------------------------
+    def missing(self, needs: Iterable[Need]) -> list[str]:
+        """The environment variables a process lacks for ``needs``. Under the local profile
+        endpoints and credentials default to the local stack's; keys (HMAC, DLQ, signing) and
+        SASL values, once a SASL protocol is chosen, have no default in either profile."""
+        out: list[str] = []
+        k = self.kafka
+        for need in needs:
+            if need == "kafka":
+                if self.production and not self.bootstrap_servers:
+                    out.append(f"{ENV_PREFIX}BOOTSTRAP_SERVERS")
+                if self.production and k.security_protocol is None:
+                    out.append(f"{ENV_PREFIX}KAFKA__SECURITY_PROTOCOL")
+                elif k.uses_sasl:  # SASL has no defaults in either profile
+                    if k.sasl_mechanism is None:
+                        out.append(f"{ENV_PREFIX}KAFKA__SASL_MECHANISM")
+                    if k.sasl_username is None:
+                        out.append(f"{ENV_PREFIX}KAFKA__SASL_USERNAME")
+                    if k.sasl_password is None and k.sasl_password_file is None:
+                        out.append(
+                            f"{ENV_PREFIX}KAFKA__SASL_PASSWORD or "
+                            f"{ENV_PREFIX}KAFKA__SASL_PASSWORD_FILE"
+                        )
+            elif need == "registry" and self.production and not self.schema_registry_url:
+                out.append(f"{ENV_PREFIX}SCHEMA_REGISTRY_URL")
+            elif need == "s3_endpoints" and self.production and not self.s3_endpoints:
+                out.append(f"{ENV_PREFIX}S3_ENDPOINTS")
+            elif need == "s3_credentials" and self.production:
+                if not self.s3_access_key_id:
+                    out.append(f"{ENV_PREFIX}S3_ACCESS_KEY_ID")
+                if self.s3_secret_access_key is None:
+                    out.append(f"{ENV_PREFIX}S3_SECRET_ACCESS_KEY")
+            elif need == "hmac_key" and self.hmac_key is None and self.hmac_key_file is None:
+                out.append(f"{ENV_PREFIX}HMAC_KEY or {ENV_PREFIX}HMAC_KEY_FILE")
+            elif need == "dlq_key" and self.dlq_key is None:
+                out.append(f"{ENV_PREFIX}DLQ_KEY")
+            elif need == "signing_key" and self.archive.signing_key is None:
+                out.append(f"{ENV_PREFIX}ARCHIVE__SIGNING_KEY")
+        return list(dict.fromkeys(out))
+
+    def require(self, *needs: Need, what: str = "this command") -> None:
+        """Stop at start (before any client is built) when a value ``needs`` is missing."""
+        missing = self.missing(needs)
+        if missing:
+            raise ConfigError(
+                f"{what} is missing settings (profile {self.profile}): set " + ", ".join(missing)
+            )
+
+    def _need(self, value: Any, var: str) -> None:
+        if self.production and not value:
+            raise ConfigError(f"profile production has no default: set {ENV_PREFIX}{var}")
+
+    # --- resolved endpoints (explicit setting, else the local stack; production: required) -----
     @property
     def kafka_bootstrap(self) -> str:
+        self._need(self.bootstrap_servers, "BOOTSTRAP_SERVERS")
         return self.bootstrap_servers or self.stack.bootstrap_servers
 
     @property
     def registry_url(self) -> str:
+        self._need(self.schema_registry_url, "SCHEMA_REGISTRY_URL")
         base = self.schema_registry_url or f"{self.stack.registry_url}/apis/ccompat/v7"
         return base.rstrip("/")
 
@@ -104,10 +326,13 @@ class Settings(BaseSettings):
     def s3_regions(self) -> dict[str, str]:
         if self.s3_endpoints:
             return dict(self.s3_endpoints)
+        self._need(self.s3_endpoints, "S3_ENDPOINTS")
         return {r.name: self.stack.s3_endpoint(r.name) for r in self.stack.s3_regions}
 
     @property
     def s3_credentials(self) -> tuple[str, SecretStr]:
+        self._need(self.s3_access_key_id, "S3_ACCESS_KEY_ID")
+        self._need(self.s3_secret_access_key, "S3_SECRET_ACCESS_KEY")
         return (
             self.s3_access_key_id or self.stack.s3_access_key_id,
             self.s3_secret_access_key or self.stack.s3_secret_access_key,
@@ -115,9 +340,16 @@ class Settings(BaseSettings):
 
     @property
     def uses_external_services(self) -> bool:
-        return bool(self.bootstrap_servers or self.schema_registry_url or self.s3_endpoints)
+        return self.production or bool(
+            self.bootstrap_servers or self.schema_registry_url or self.s3_endpoints
+        )
 
 
 def load_settings() -> Settings:
     """Read settings from the environment (and nothing else)."""
     return Settings()
+
+
+def environment_names() -> frozenset[str]:
+    """The ``AUDITPIPE_*`` variables set in the environment (for ``auditpipe config show``)."""
+    return frozenset(k.upper() for k in os.environ if k.upper().startswith(ENV_PREFIX))

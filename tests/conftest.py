@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipeline.archive.format.s3client import s3_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings, load_settings
@@ -41,7 +42,7 @@ def stack(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def kafka_conn(stack: Settings) -> KafkaConnection:
-    return KafkaConnection(bootstrap_servers=stack.kafka_bootstrap, client_id="auditpipe-tests")
+    return clients.connection(stack, "auditpipe-tests")
 
 
 @pytest.fixture

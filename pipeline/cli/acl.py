@@ -3,22 +3,23 @@
 ``apply`` prints the diff (``+`` added, ``-`` removed) and carries it out unless ``--dry-run``;
 a second run finds nothing to do. ``check`` prints the drift and exits 1 when there is any.
 Both talk to the broker as the admin: ``--client-config FILE`` (a librdkafka properties file),
-else the local stack's ``.stack/secure/clients/admin.properties``, else the plaintext bootstrap.
+else the local stack's ``.stack/secure/clients/admin.properties``, else the settings' client.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from confluent_kafka.admin import AdminClient
 
-from pipeline.kafka import acls
-from pipeline.kafka.secured import client_config
+from pipeline.kafka import acls, clients
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.secured import connection_from_properties
 from pipeline.settings import Settings, load_settings
 from pipeline.stack.secure import ADMIN, SecureFiles
 
+CLIENT_ID = "auditpipe-admin"
 app = typer.Typer(help="ACLs as code (deploy/kafka/acls.yaml).", no_args_is_help=True)
 
 FILE_OPTION = typer.Option(
@@ -29,19 +30,20 @@ CLIENT_CONFIG_OPTION = typer.Option(
 )
 
 
-def admin_config(settings: Settings, client_config_file: Path | None) -> dict[str, Any]:
-    """The admin's client config: the given file, the local stack's, or plaintext."""
+def admin_connection(settings: Settings, client_config_file: Path | None) -> KafkaConnection:
+    """The admin's connection: the given properties file; else the local stack's admin (when
+    no external cluster is configured); else the settings' (``AUDITPIPE_KAFKA__*``)."""
     if client_config_file is not None:
-        return client_config(client_config_file)
+        return connection_from_properties(client_config_file, CLIENT_ID)
     local = SecureFiles.of(settings.stack).client_properties(ADMIN)
-    if settings.bootstrap_servers is None and local.is_file():
-        return client_config(local)
-    return {"bootstrap.servers": settings.kafka_bootstrap}
+    if not settings.uses_external_services and not settings.production and local.is_file():
+        return connection_from_properties(local, CLIENT_ID)
+    return clients.connection(settings, CLIENT_ID)
 
 
 def _plan(file: Path, client_config_file: Path | None) -> tuple[AdminClient, acls.Plan]:
     wanted = acls.load_file(file)
-    admin = AdminClient(admin_config(load_settings(), client_config_file))
+    admin = clients.admin(admin_connection(load_settings(), client_config_file))
     return admin, acls.plan(wanted, acls.current_acls(admin))
 
 

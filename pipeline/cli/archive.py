@@ -154,6 +154,9 @@ def verify(
     """Check signatures, hashes, Merkle roots, chains, offset coverage and checkpoints."""
     ring = _keyring(public_key, keyring)
     settings = load_settings()
+    if any(url is not None and url.startswith("s3://") for url in (source, compare)):
+        # the regions' endpoints name the region of a bucket even with --endpoint-url
+        settings.require("s3_endpoints", "s3_credentials", what="auditpipe verify")
     sources = [(source, open_url(source, settings, endpoint_url=endpoint_url, region=region))]
     if compare is not None:
         sources.append(

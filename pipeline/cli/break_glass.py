@@ -16,13 +16,12 @@ from pathlib import Path
 import typer
 
 from pipeline.archive.lifecycle.audit import operator
-from pipeline.cli.acl import CLIENT_CONFIG_OPTION, FILE_OPTION, admin_config
+from pipeline.cli.acl import CLIENT_CONFIG_OPTION, FILE_OPTION, admin_connection
 from pipeline.errors import ConfigError
 from pipeline.events.jsonform import format_ts
 from pipeline.kafka import acls
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.breakglass import Glass, GlassState, now_utc
-from pipeline.kafka.secured import connection
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.route.config import parse_duration
 from pipeline.settings import Settings, load_settings
@@ -34,12 +33,13 @@ SERVICE = "auditpipe-break-glass"
 
 def _glass(file: Path, client_config_file: Path | None) -> tuple[Settings, Glass]:
     settings = load_settings()
-    return settings, Glass(acls.load_file(file), admin_config(settings, client_config_file))
+    conn = admin_connection(settings, client_config_file)
+    return settings, Glass(acls.load_file(file), conn)
 
 
 def _audit(settings: Settings, glass: Glass, action: str, state: GlassState) -> str:
     """Emit the ADMIN audit event of an open or close; wait until the broker has it."""
-    conn = connection(glass.admin_conf, SERVICE)
+    conn = glass.conn.model_copy(update={"client_id": SERVICE})
     config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
     t = settings.topics
     ensure_topics(conn, [TopicSpec(config.default_topic, t.partitions, t.replication_factor)])

@@ -8,13 +8,12 @@ import uuid
 
 import orjson
 import typer
-from confluent_kafka import Consumer
 from rich.console import Console
 
 from pipeline.errors import DeserializationError
 from pipeline.events import jsonform
 from pipeline.events.serde import GenericAvroDecoder, registry_client
-from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka import clients
 from pipeline.settings import load_settings
 
 console = Console(stderr=True)
@@ -34,17 +33,15 @@ def consume(
 ) -> None:
     """Print events as JSON Lines, one per line, in the JSON form of their schema."""
     settings = load_settings()
-    conn = KafkaConnection(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-consume"
-    )
+    conn = clients.connection(settings, "auditpipe-consume")
     decoder = GenericAvroDecoder(registry_client(settings.registry_url))
-    consumer = Consumer(
+    consumer = clients.consumer(
+        conn,
+        group or f"auditpipe-consume-{uuid.uuid4()}",
         {
-            **conn.to_librdkafka(),
-            "group.id": group or f"auditpipe-consume-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": group is not None,
-        }
+        },
     )
     consumer.subscribe([topic])
     out = sys.stdout.buffer

@@ -13,6 +13,7 @@ from pipeline.cli import (
     acl,
     archive,
     break_glass,
+    config,
     consume,
     demo,
     detect,
@@ -41,6 +42,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(acl.app, name="acl")
 app.add_typer(break_glass.app, name="break-glass")
+app.add_typer(config.app, name="config")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")
 app.add_typer(detect.rules_app, name="rules")

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.errors import InvalidEventError
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import load_settings
@@ -53,7 +53,7 @@ def produce(
 ) -> None:
     """Produce audit events through the SDK, with a progress bar and a final summary."""
     settings = load_settings()
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=service)
+    conn = clients.connection(settings, service)
     if create_topic:
         ensure_topics(conn, [TopicSpec(topic, partitions=partitions)])
     config = ProducerConfig(

@@ -25,6 +25,7 @@ def sanitizer(
     from pipeline.sanitizer.build import build_scrub
 
     settings = load_settings()
+    settings.require("kafka", "registry", "hmac_key", "dlq_key", what="the sanitizer")
     plog.configure(settings.log_level)
     runner.run(
         settings,
@@ -60,6 +61,7 @@ def detector(
     from pipeline.detect.stage import build_app
 
     settings = load_settings()
+    settings.require("kafka", "registry", what="the detector")
     config = EngineConfig(
         allowed_lateness_s=lateness, sweep_interval_s=sweep_interval, idle_after_s=idle_after
     )
@@ -84,6 +86,7 @@ def archiver(
     from pipeline.archive.write import runner as archive_runner
 
     settings = load_settings()
+    settings.require("kafka", "s3_endpoints", "s3_credentials", "signing_key", what="the archiver")
     plog.configure(settings.log_level)
     archive_runner.run(settings, region, group_id=group, prefix=prefix, witness=witness)
 
@@ -111,6 +114,7 @@ def router(
     from pipeline.route.stage import RouterOptions
 
     settings = load_settings()
+    settings.require("kafka", "registry", what="the router")
     plog.configure(settings.log_level)
     options = RouterOptions(
         group_id=group,

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from pipeline.errors import ConfigError
 from pipeline.events.jsonform import format_ts
+from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
@@ -38,7 +39,7 @@ app = typer.Typer(
 
 
 def _conn(settings: Settings) -> KafkaConnection:
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-cli")
+    conn = clients.connection(settings, "auditpipe-cli")
     silences = [s for s in pipeline_topics(settings) if s.name == settings.topics.silences]
     ensure_topics(conn, silences)
     return conn

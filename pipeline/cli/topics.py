@@ -6,8 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, admin_client, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.settings import load_settings
 
@@ -22,7 +22,7 @@ def create(
 ) -> None:
     """Create audit.events, audit.dlq, audit.alerts (and raw topics); existing ones are kept."""
     settings = load_settings()
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap)
+    conn = clients.connection(settings, "auditpipe")
     specs = pipeline_topics(settings)
     specs += [
         TopicSpec(
@@ -38,9 +38,7 @@ def create(
 def list_topics() -> None:
     """List topics with their partition counts."""
     settings = load_settings()
-    md = admin_client(KafkaConnection(bootstrap_servers=settings.kafka_bootstrap)).list_topics(
-        timeout=10
-    )
+    md = admin_client(clients.connection(settings, "auditpipe")).list_topics(timeout=10)
     table = Table(title=f"topics on {settings.kafka_bootstrap}")
     table.add_column("topic")
     table.add_column("partitions", justify="right")

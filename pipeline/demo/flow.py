@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
 from rich.console import Console
 
 from pipeline.archive.format.keys import Keyring, load_public_key
@@ -22,6 +22,7 @@ from pipeline.demo.workers import DemoSecrets, Workers
 from pipeline.events import jsonform, registry
 from pipeline.events.schemas import ALERT, parsed_schema, schema_files
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
@@ -107,7 +108,7 @@ def incidents(actor_prefix: str, start: datetime) -> list[dict[str, Any]]:
 
 
 def _end_offsets(conn: KafkaConnection, topic: str) -> list[TopicPartition]:
-    probe = Consumer({**conn.to_librdkafka(), "group.id": f"demo-probe-{uuid.uuid4()}"})
+    probe = clients.consumer(conn, f"demo-probe-{uuid.uuid4()}")
     md = probe.list_topics(topic, timeout=10)
     tps = [
         TopicPartition(
@@ -132,9 +133,7 @@ def _read_from(
 
     A slow-starting worker therefore never ends the read early: the idle clock only runs once
     what is expected is in."""
-    consumer = Consumer(
-        {**conn.to_librdkafka(), "group.id": f"demo-{uuid.uuid4()}", "enable.auto.commit": False}
-    )
+    consumer = clients.consumer(conn, f"demo-{uuid.uuid4()}", {"enable.auto.commit": False})
     consumer.assign(start)
     out: list[bytes] = []
     idle = time.monotonic()
@@ -155,7 +154,7 @@ def _read_from(
 
 def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
     result = DemoResult()
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-demo")
+    conn = clients.connection(settings, "auditpipe-demo")
     demo_dir = settings.stack.root / "demo"
     secrets = DemoSecrets.ensure(demo_dir)
     t = settings.topics
@@ -192,7 +191,7 @@ def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
                 producer.emit_event(doc)
             producer.flush(60)
             result.produced = producer.stats().delivered
-        bad = Producer(conn.to_librdkafka())
+        bad = clients.producer(conn)
         for i in range(3):
             bad.produce(RAW_TOPIC, value=f"legacy log line {i}: user=alice@example.com".encode())
         bad.flush(10)

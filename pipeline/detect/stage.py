@@ -49,8 +49,8 @@ from pipeline.detect.partitioning import GroupBy
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -205,10 +205,6 @@ async def sweep(
     return alerts
 
 
-def broker_url(bootstrap: str) -> str:
-    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
-
-
 @dataclass
 class Lane:
     """One input of the detector: ``audit.events`` (rules grouped by the actor), or an internal
@@ -232,9 +228,14 @@ def build_app(
     rules = load_rules(rules_dir or settings.rules_dir / "detection")
     cfg = config or EngineConfig()
     t = settings.topics
+    # broker URL, client id, security (SASL/TLS credentials), session and poll timeouts: the
+    # client layer's, like every confluent-kafka client's. The session timeout (10 s by
+    # default) is how soon a killed worker's partitions move to a survivor; heartbeats come
+    # from aiokafka's own task, so a slow event does not count against it.
+    conn = clients.connection(settings, app_id)
     app = faust.App(
         app_id,
-        broker=broker_url(settings.kafka_bootstrap),
+        **clients.faust_settings(conn),
         store="memory://",
         # the tables live in memory and their changelog topic, so faust's data directory only
         # ever holds empty folders: keep them out of the working directory (faust creates the
@@ -250,9 +251,6 @@ def build_app(
         # alert waits at most this long more for its batch
         producer_linger=PRODUCER_LINGER_S,
         table_cleanup_interval=3600,
-        # a killed worker's partitions move to a survivor (or its restart) after 10 s, not 60 s;
-        # heartbeats come from aiokafka's own task, so a slow event does not count against it
-        broker_session_timeout=10.0,
     )
     app.transport = LowLatencyTransport(app.conf.broker_consumer, app)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -263,7 +261,6 @@ def build_app(
     # assignment would get no partitions until the next metadata refresh and rebalance
     lane_topics = {g: f"{app_id}-by-{partitioning.slug(g)}" for g in remote}
     if lane_topics:
-        conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=app_id)
         specs = [TopicSpec(n, t.partitions, t.replication_factor) for n in lane_topics.values()]
         ensure_topics(conn, specs)
     for group_by, subset in remote.items():

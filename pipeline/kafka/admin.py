@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from pipeline.errors import RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class TopicSpec:
 
 
 def admin_client(conn: KafkaConnection) -> AdminClient:
-    return AdminClient(conn.to_librdkafka())
+    return clients.admin(conn)
 
 
 def ensure_topics(

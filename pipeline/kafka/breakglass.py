@@ -19,16 +19,16 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import ConfigError, RetryableError
-from pipeline.kafka import acls
+from pipeline.kafka import acls, clients
 from pipeline.kafka.admin import TopicSpec
+from pipeline.kafka.config import KafkaConnection
 
 STATE_TOPIC = "audit.break-glass"
 STATE_TOPIC_SPEC = TopicSpec(
@@ -65,14 +65,14 @@ class Glass:
     """Break-glass of one ACL file on one broker, driven through an admin client config."""
 
     acl_file: acls.AclFile
-    admin_conf: dict[str, Any]
+    conn: KafkaConnection  # a super user's (the admin's)
 
     @property
     def principal(self) -> str:
         return self.acl_file.break_glass.principal
 
     def _admin(self) -> AdminClient:
-        return AdminClient(self.admin_conf)
+        return clients.admin(self.conn)
 
     def ensure_topic(self) -> None:
         admin = self._admin()  # referenced until the future is done (GC would destroy it)
@@ -95,13 +95,10 @@ class Glass:
 
     def state(self, timeout: float = 30.0) -> GlassState | None:
         """The last record of the principal (None: never opened)."""
-        consumer = Consumer(
-            {
-                **self.admin_conf,
-                "group.id": f"break-glass-reader-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
+        consumer = clients.consumer(
+            self.conn,
+            f"break-glass-reader-{uuid.uuid4().hex[:8]}",
+            {"enable.auto.commit": False, "enable.partition.eof": True},
         )
         try:
             tp = TopicPartition(STATE_TOPIC, 0)
@@ -128,7 +125,7 @@ class Glass:
             consumer.close()
 
     def _record(self, state: GlassState) -> None:
-        producer = Producer({**self.admin_conf, "acks": "all", "enable.idempotence": True})
+        producer = clients.producer(self.conn, {"acks": "all", "enable.idempotence": True})
         errors: list[KafkaError] = []
         producer.produce(
             STATE_TOPIC,

@@ -1,8 +1,11 @@
-"""Clients of the secured listener, built from a librdkafka properties file.
+"""Principals' librdkafka properties files (``.stack/secure/clients/<principal>.properties``,
+or any file ``kcat -F`` reads) as connections of the client layer, and SCRAM credentials.
 
-``client_config`` is the one place this module (and ``acls``, the stack, the authorization
-tests) turns a principal's properties file into a confluent-kafka config; the project's
-client layer replaces it when it lands.
+:func:`connection_from_properties` turns such a file into a
+:class:`~pipeline.kafka.config.KafkaConnection`, from which ``pipeline.kafka.clients`` builds
+every client (``acl``, ``break-glass`` and the stack's own admin use it);
+:func:`client_config` gives the plain dict for tools and tests that call confluent-kafka
+directly.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from confluent_kafka import KafkaException
 
 # public names of confluent_kafka.admin, re-exported there without `as` (mypy's strict view)
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
     ScramCredentialInfo,
     ScramMechanism,
     UserScramCredentialAlteration,
@@ -24,6 +26,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from pydantic import SecretStr
 
 from pipeline.errors import RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 SCRAM_ITERATIONS = 8192
@@ -51,10 +54,10 @@ def client_config(properties: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def upsert_scram_credentials(
-    admin_conf: Mapping[str, Any], credentials: Mapping[str, str], timeout: float = 30.0
+    conn: KafkaConnection, credentials: Mapping[str, str], timeout: float = 30.0
 ) -> None:
     """Create or replace the SCRAM-SHA-512 credential of each user (idempotent)."""
-    admin = AdminClient(dict(admin_conf))
+    admin = clients.admin(conn)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
     alterations: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(user, info, password.encode())
@@ -78,4 +81,14 @@ def connection(conf: Mapping[str, Any], client_id: str) -> KafkaConnection:
         sasl_username=conf.get("sasl.username"),
         sasl_password=SecretStr(str(conf["sasl.password"])) if "sasl.password" in conf else None,
         ssl_ca_location=conf.get("ssl.ca.location"),
+        ssl_certificate_location=conf.get("ssl.certificate.location"),
+        ssl_key_location=conf.get("ssl.key.location"),
+        ssl_key_password=(
+            SecretStr(str(conf["ssl.key.password"])) if "ssl.key.password" in conf else None
+        ),
     )
+
+
+def connection_from_properties(path: Path, client_id: str) -> KafkaConnection:
+    """The connection of the principal whose properties file is ``path``."""
+    return connection(read_properties(path), client_id)

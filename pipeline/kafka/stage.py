@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, Message, TopicPartition
 
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ class StageConfig:
     delivery_timeout_s: float = 30.0
     linger_ms: int = 5
     compression: str = "zstd"
-    session_timeout_ms: int = 45_000  # how soon a killed worker's partitions move on
 
 
 class BatchStage:
@@ -82,28 +82,28 @@ class BatchStage:
         self.stats = StageStats()
         self._on_batch = on_batch
         self._stop = threading.Event()
-        base = conn.to_librdkafka()
-        self._consumer = Consumer(
+        # the session timeout (how soon a killed worker's partitions move on) is the
+        # connection's, like every consumer's
+        self._consumer = clients.consumer(
+            conn,
+            config.group_id,
             {
-                **base,
-                "group.id": config.group_id,
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
-                "session.timeout.ms": config.session_timeout_ms,
-                "logger": logging.getLogger("pipeline.kafka.librdkafka"),
-            }
+            },
+            logger=clients.LIBRDKAFKA_LOGGER,
         )
-        self._producer = Producer(
+        self._producer = clients.producer(
+            conn,
             {
-                **base,
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": config.linger_ms,
                 "compression.type": config.compression,
-                "logger": logging.getLogger("pipeline.kafka.librdkafka"),
-            }
+            },
+            logger=clients.LIBRDKAFKA_LOGGER,
         )
 
     def stop(self) -> None:
@@ -203,19 +203,8 @@ class BatchStage:
             tp = (m.topic() or "", m.partition() or 0)
             offsets[tp] = max(offsets.get(tp, -1), (m.offset() or 0) + 1)
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
-        while True:
-            try:
-                self._consumer.commit(offsets=tps, asynchronous=False)
-                break
-            except KafkaException as exc:
-                err = exc.args[0]
-                if isinstance(err, KafkaError) and not err.retriable():
-                    # e.g. partitions revoked in a rebalance: the records will be re-delivered
-                    log.warning(
-                        "commit refused; records will be re-delivered", extra={"error": err.str()}
-                    )
-                    return
-                time.sleep(0.2)
+        if not clients.commit(self._consumer, tps):
+            return  # partitions revoked in a rebalance: the records will be re-delivered
         self.stats.commits += 1
         self.stats.last_commit.update(offsets)
 

@@ -27,12 +27,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from pipeline.errors import InvalidEventError
 from pipeline.events import context, jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.produce.config import ProducerConfig
 from pipeline.produce.spool import Spool, SpooledRecord
 
@@ -81,8 +82,10 @@ class AuditProducer:
             registry_client(config.registry_url), auto_register=config.auto_register_schema
         )
         self._hook = on_delivery
-        self._producer = Producer(
-            {**config.librdkafka(), "logger": logging.getLogger("pipeline.produce.librdkafka")}
+        self._producer = clients.producer(
+            config.kafka,
+            config.librdkafka(),
+            logger=logging.getLogger("pipeline.produce.librdkafka"),
         )
         self._spool = Spool(config.spool_dir / config.service, config.spool_fsync_interval_s)
         self._counters = _Counters()

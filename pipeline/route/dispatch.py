@@ -23,11 +23,11 @@ from typing import Any, Protocol
 import aiohttp
 from pydantic import SecretStr
 
+from pipeline.kafka.topicio import AsyncProducer
 from pipeline.route import sender
 from pipeline.route.config import KafkaReceiver, Receiver
 from pipeline.route.delivery import delivery_event
 from pipeline.route.grouping import Notification
-from pipeline.route.kafkaio import AsyncProducer
 from pipeline.route.payloads import encode, webhook_body
 from pipeline.route.retry import CircuitBreaker, RetryPolicy
 from pipeline.route.sender import Attempt, Request

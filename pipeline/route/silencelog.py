@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import orjson
-from confluent_kafka import Producer
 
 from pipeline.errors import ConfigError, RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
-from pipeline.route.kafkaio import read_to_end
+from pipeline.kafka.topicio import read_to_end
 from pipeline.route.silences import Silence, Silences
 
 
@@ -47,8 +47,8 @@ def load_silences(conn: KafkaConnection, topic: str) -> Silences:
     return silences
 
 
-def _producer(conn: KafkaConnection) -> Producer:
-    return Producer({**conn.to_librdkafka(), "enable.idempotence": True, "acks": "all"})
+def _producer(conn: KafkaConnection) -> clients.Producer:
+    return clients.producer(conn, {"enable.idempotence": True, "acks": "all"})
 
 
 def _write(conn: KafkaConnection, topic: str, key: str, value: bytes | None) -> None:

@@ -48,14 +48,14 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
-from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka import clients
 from pipeline.kafka.stage import BatchStage, StageConfig
+from pipeline.kafka.topicio import AsyncProducer, TopicTail
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.route.config import KafkaReceiver, RoutingConfig
 from pipeline.route.delivery import ROUTER_SERVICE
 from pipeline.route.dispatch import HttpTransport, Job, KafkaTransport, ReceiverWorker, Transport
 from pipeline.route.forward import ByRule, partition_warnings
-from pipeline.route.kafkaio import AsyncProducer, TopicTail
 from pipeline.route.metrics import RouterMetrics
 from pipeline.route.retry import CircuitBreaker, RetryPolicy, retry_policy_for
 from pipeline.route.sender import check_secrets
@@ -77,7 +77,6 @@ class RouterOptions:
     breaker_threshold: int = 5
     breaker_cool_down_s: float = 30.0
     retry_base_s: float = 0.5
-    session_timeout_ms: int = 10_000  # a killed instance's partitions are taken over this soon
 
 
 class RouterStage:
@@ -94,9 +93,9 @@ class RouterStage:
         self.environ = dict(environ)
         self.options = options
         self.metrics = metrics
-        self.conn = KafkaConnection(
-            bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-router"
-        )
+        # its session timeout (AUDITPIPE_KAFKA__SESSION_TIMEOUT_MS, 10 s) is how soon a killed
+        # instance's partitions are taken over
+        self.conn = clients.connection(settings, "auditpipe-router")
         t = settings.topics
         self.store = StateStore(self.conn, t.router_state, options.group_id, t.router_in)
         self.parts: dict[int, PartitionState] = {}
@@ -251,15 +250,11 @@ class RouterStage:
         )
         producer = self._producer = AsyncProducer(self.conn)
         _, saved_breakers = self.store.load([], self.config, self.silences)
-        consumer = Consumer(
-            {
-                **self.conn.to_librdkafka(),
-                "group.id": self.options.group_id,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": self.options.session_timeout_ms,
-                "logger": logging.getLogger("pipeline.route.librdkafka"),
-            }
+        consumer = clients.consumer(
+            self.conn,
+            self.options.group_id,
+            {"enable.auto.commit": False, "auto.offset.reset": "earliest"},
+            logger=logging.getLogger("pipeline.route.librdkafka"),
         )
 
         def on_assign(_c: Consumer, tps: list[TopicPartition]) -> None:
@@ -277,7 +272,6 @@ class RouterStage:
                 batch_size=self.options.max_batch,
                 batch_timeout_s=0.01,
                 linger_ms=0,
-                session_timeout_ms=self.options.session_timeout_ms,
             ),
             ByRule(AvroSerde(client, ALERT), t.router_in),  # its own: used from its thread
         )
@@ -416,7 +410,6 @@ def _fetch(consumer: Consumer, max_records: int, timeout: float) -> list[Message
 
 
 def _commit(consumer: Consumer, tps: list[TopicPartition]) -> None:
-    try:
-        consumer.commit(offsets=tps, asynchronous=False)
-    except Exception as exc:  # e.g. revoked in a rebalance: those alerts are re-consumed
-        log.warning("commit refused; alerts will be re-consumed", extra={"error": str(exc)})
+    # refused after a rebalance: those alerts are re-consumed by the new owner (their state is
+    # durable already); an error retrying cannot fix stops the router
+    clients.commit(consumer, tps)

@@ -23,10 +23,10 @@ from typing import Any
 import orjson
 
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.topicio import AsyncProducer, read_to_end
 from pipeline.route.config import RoutingConfig
 from pipeline.route.engine import STATE_VERSION, Router
 from pipeline.route.grouping import Notification
-from pipeline.route.kafkaio import AsyncProducer, read_to_end
 from pipeline.route.silences import Silences
 
 #: how long the ledger remembers that a ticket exists for a dedup key

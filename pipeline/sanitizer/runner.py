@@ -15,8 +15,8 @@ from pipeline.errors import ConfigError
 from pipeline.events.dlq import DlqKey
 from pipeline.events.schemas import AUDIT_EVENT, DLQ_ENVELOPE
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.sanitizer.metrics import SanitizerMetrics
@@ -71,9 +71,7 @@ def run(
     registry = CollectorRegistry()
     metrics = SanitizerMetrics(registry)
     processor = build_processor(settings, scrub, metrics)
-    conn = KafkaConnection(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="auditpipe-sanitizer"
-    )
+    conn = clients.connection(settings, "auditpipe-sanitizer")
     ensure_topics(conn, pipeline_topics(settings))
     stage = BatchStage(
         conn,

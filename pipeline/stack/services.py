@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.errors import StackError
-from pipeline.kafka.secured import client_config, upsert_scram_credentials
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.secured import connection_from_properties, upsert_scram_credentials
 from pipeline.stack import secure
 from pipeline.stack.config import S3RegionConfig, StackConfig
 from pipeline.stack.procs import ProcessSpec
@@ -279,7 +280,7 @@ class KafkaService:
         creds = files.credentials()
         if not creds:
             return
-        upsert_scram_credentials(self.admin_config(), creds)
+        upsert_scram_credentials(self.admin_connection(), creds)
         self.scram_users_file.write_text("\n".join(sorted(creds)) + "\n")
 
     def running_secure(self) -> bool:
@@ -291,12 +292,12 @@ class KafkaService:
         except OSError:
             return self.cfg.secure
 
-    def admin_config(self) -> dict[str, str]:
-        """librdkafka config of the admin principal, on the listener that is open."""
+    def admin_connection(self) -> KafkaConnection:
+        """The admin principal's connection, on the listener that is open."""
         if self.running_secure():
             props = secure.SecureFiles.of(self.cfg).client_properties(secure.ADMIN)
-            return client_config(props)
-        return {"bootstrap.servers": self.cfg.bootstrap_servers}
+            return connection_from_properties(props, "auditpipe-stack")
+        return KafkaConnection(bootstrap_servers=self.cfg.bootstrap_servers)
 
     def spec(self) -> ProcessSpec:
         return ProcessSpec(
@@ -323,9 +324,10 @@ class KafkaService:
         port = self.cfg.kafka_secure_port if self.running_secure() else self.cfg.kafka_port
         if not port_open(self.cfg.host, port):
             return Health(False, "port closed")
-        from confluent_kafka.admin import AdminClient
+        from pipeline.kafka import clients
 
-        admin = AdminClient({**self.admin_config(), "socket.timeout.ms": 2000})
+        # the local stack's own broker (as its admin), whatever the settings' profile
+        admin = clients.admin(self.admin_connection(), {"socket.timeout.ms": 2000})
         try:
             md = admin.list_topics(timeout=3)
         except Exception as exc:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 
@@ -43,7 +44,7 @@ class EventFeed:
         self.topic = topic
         self.schema = parsed_schema(AUDIT_EVENT)
         self.serde = AvroSerde(registry_client(registry_url), AUDIT_EVENT)
-        self.producer = Producer({**conn.to_librdkafka(), "acks": "all", "linger.ms": 1})
+        self.producer = clients.producer(conn, {"acks": "all", "linger.ms": 1})
         self.stamps: dict[str, float] = {}  # event_id -> Kafka timestamp, seconds
         self.failed: list[str] = []
 
@@ -99,15 +100,15 @@ class AlertCollector:
         self.topic = topic
         self.schema = parsed_schema(ALERT)
         self.serde = AvroSerde(registry_client(registry_url), ALERT)
-        self.conf, self.group = conn.to_librdkafka(), group
-        self.consumer = Consumer(
+        self.conn, self.group = conn, group
+        self.consumer = clients.consumer(
+            conn,
+            group,
             {
-                **self.conf,
-                "group.id": group,
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 100,
-            }
+            },
         )
         self.consumer.subscribe([topic])
         self.received: list[Received] = []
@@ -153,7 +154,7 @@ class AlertCollector:
         """Wait until everything on the topic now has been read."""
         deadline = time.monotonic() + timeout
         # a consumer of its own: the collector's is polled by its thread
-        probe = Consumer({**self.conf, "group.id": f"{self.group}-probe"})
+        probe = clients.consumer(self.conn, f"{self.group}-probe")
         try:
             ends = end_offsets(probe, self.topic)
         finally:
@@ -181,7 +182,7 @@ def end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
 
 def committed_all(conn: KafkaConnection, group: str, topic: str, timeout: float) -> bool:
     """True once ``group`` has committed every offset of ``topic`` (waits up to ``timeout``)."""
-    probe = Consumer({**conn.to_librdkafka(), "group.id": group, "enable.auto.commit": False})
+    probe = clients.consumer(conn, group, {"enable.auto.commit": False})
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

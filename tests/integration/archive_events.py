@@ -6,12 +6,12 @@ import io
 import itertools
 
 import fastavro
-from confluent_kafka import Producer
 
 from pipeline.archive.format.chain import recover
 from pipeline.archive.format.store import Store
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce.generator import EventGenerator
 
@@ -31,7 +31,7 @@ def wire(n: int, seed: int = 5) -> list[bytes]:
 
 
 def produce(conn: KafkaConnection, topic: str, n: int) -> None:
-    producer = Producer({**conn.to_librdkafka(), "linger.ms": 20})
+    producer = clients.producer(conn, {"linger.ms": 20})
     for i, value in enumerate(wire(n)):
         while True:
             try:

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 
-from pipeline.kafka import acls
+from pipeline.kafka import acls, clients
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
-from pipeline.kafka.secured import client_config
+from pipeline.kafka.secured import connection_from_properties
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.settings import Settings
 from pipeline.stack.secure import SecureFiles
@@ -28,8 +27,11 @@ class Principals:
     def __init__(self, files: SecureFiles) -> None:
         self.files = files
 
-    def conf(self, principal: str, **extra: Any) -> dict[str, Any]:
-        return client_config(self.files.client_properties(principal), **extra)
+    def conn(self, principal: str, **update: Any) -> KafkaConnection:
+        """The principal's connection (``update``: fields to change, e.g. a wrong password)."""
+        path = self.files.client_properties(principal)
+        conn = connection_from_properties(path, f"authz-{principal}")
+        return conn.model_copy(update=update) if update else conn
 
 
 def open_principals(stack: Settings, kafka_conn: KafkaConnection) -> Principals:
@@ -44,7 +46,7 @@ def open_principals(stack: Settings, kafka_conn: KafkaConnection) -> Principals:
             "`auditpipe stack down && auditpipe stack up`"
         )
     ensure_topics(kafka_conn, pipeline_topics(stack))
-    admin = AdminClient(client_config(admin_props))
+    admin = clients.admin(connection_from_properties(admin_props, "authz-admin"))
     wanted = acls.load_file(ACL_FILE)
     acls.apply_plan(admin, acls.plan(wanted, acls.current_acls(admin)))
     assert acls.plan(wanted, acls.current_acls(admin)).in_sync
@@ -54,10 +56,10 @@ def open_principals(stack: Settings, kafka_conn: KafkaConnection) -> Principals:
 # --- helpers: one real attempt each ------------------------------------------------------------
 
 
-def produce(conf: dict[str, Any], topic: str, timeout: float = 20.0) -> KafkaError | None:
+def produce(conn: KafkaConnection, topic: str, timeout: float = 20.0) -> KafkaError | None:
     """Produce one record; the delivery error, or None when the broker took it."""
     outcome: list[KafkaError | None] = []
-    producer = Producer({**conf, "message.timeout.ms": int(timeout * 1000)})
+    producer = clients.producer(conn, {"message.timeout.ms": int(timeout * 1000)})
     producer.produce(
         topic, b"authz-probe", key=b"k", on_delivery=lambda err, _msg: outcome.append(err)
     )
@@ -67,18 +69,18 @@ def produce(conf: dict[str, Any], topic: str, timeout: float = 20.0) -> KafkaErr
 
 
 def consume(
-    conf: dict[str, Any], topic: str, group: str, *, timeout: float = 20.0
+    conn: KafkaConnection, topic: str, group: str, *, timeout: float = 20.0
 ) -> KafkaError | bytes:
     """Subscribe from the beginning; the first record's value, ``b""`` at the end of an empty
     partition (the fetch was allowed), or the first error."""
-    consumer = Consumer(
+    consumer = clients.consumer(
+        conn,
+        group,
         {
-            **conf,
-            "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-        }
+        },
     )
     try:
         consumer.subscribe([topic])
@@ -96,9 +98,9 @@ def consume(
         consumer.close()
 
 
-def authorized_ops(conf: dict[str, Any], topic: str) -> set[str]:
+def authorized_ops(conn: KafkaConnection, topic: str) -> set[str]:
     """What the broker says this principal may do on ``topic`` (KIP-430)."""
-    admin = AdminClient(conf)
+    admin = clients.admin(conn)
     futures = admin.describe_topics(
         TopicCollection([topic]), include_authorized_operations=True, request_timeout=20
     )

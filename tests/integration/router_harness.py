@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer
 
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
@@ -166,7 +166,7 @@ class RouterHarness:
         client = registry_client(stack.registry_url)
         self.alert_serde = AvroSerde(client, ALERT)
         self.event_serde = AvroSerde(client)
-        self.producer = Producer({**conn.to_librdkafka(), "acks": "all", "linger.ms": 5})
+        self.producer = clients.producer(conn, {"acks": "all", "linger.ms": 5})
         self.env = {
             **os.environ,
             **SECRETS,
@@ -258,13 +258,10 @@ class RouterHarness:
 
     def audit_events(self, timeout: float = 10.0) -> list[tuple[dict[str, Any], bytes]]:
         """Every delivery audit event on the raw topic so far (JSON form, raw bytes)."""
-        consumer = Consumer(
-            {
-                **self.conn.to_librdkafka(),
-                "group.id": f"audit-{uuid.uuid4().hex[:8]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
+        consumer = clients.consumer(
+            self.conn,
+            f"audit-{uuid.uuid4().hex[:8]}",
+            {"auto.offset.reset": "earliest", "enable.auto.commit": False},
         )
         consumer.subscribe([self.audit_topic])
         out: list[tuple[dict[str, Any], bytes]] = []

@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Callable, Sequence
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Message, TopicPartition
 
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.stage import BatchStage, Output, StageConfig
 
@@ -25,9 +26,7 @@ class Upper:
 
 
 def _read_all(conn: KafkaConnection, topic: str, n: int) -> list[bytes]:
-    consumer = Consumer(
-        {**conn.to_librdkafka(), "group.id": f"r-{uuid.uuid4()}", "auto.offset.reset": "earliest"}
-    )
+    consumer = clients.consumer(conn, f"r-{uuid.uuid4()}", {"auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     got: list[bytes] = []
     deadline = time.monotonic() + 60
@@ -44,7 +43,7 @@ def test_outputs_durable_then_offsets_committed(
 ) -> None:
     src = topic_factory("stage.in", partitions=3)
     dst = topic_factory("stage.out", partitions=3)
-    producer = Producer(kafka_conn.to_librdkafka())
+    producer = clients.producer(kafka_conn)
     n = 5000
     for i in range(n):
         producer.produce(src, key=str(i % 11).encode(), value=f"event-{i}".encode())
@@ -68,7 +67,7 @@ def test_outputs_durable_then_offsets_committed(
     assert sorted(out) == sorted(f"EVENT-{i}".encode() for i in range(n))
 
     # the group's committed offsets are the end of every partition
-    probe = Consumer({**kafka_conn.to_librdkafka(), "group.id": group})
+    probe = clients.consumer(kafka_conn, group)
     committed = probe.committed([TopicPartition(src, p) for p in range(3)], timeout=10)
     ends = [probe.get_watermark_offsets(TopicPartition(src, p), timeout=10)[1] for p in range(3)]
     probe.close()

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from typer.testing import CliRunner
 
 from pipeline.cli.main import app
@@ -18,7 +18,7 @@ from pipeline.detect.loader import load_rules
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
-from pipeline.kafka import acls
+from pipeline.kafka import acls, clients
 from pipeline.kafka.breakglass import Glass
 from pipeline.settings import Settings
 from tests.integration.authz import ACL_FILE, Principals, assert_denied, consume, produce
@@ -35,12 +35,9 @@ def _cli(*args: str) -> str:
     return result.output
 
 
-def _admin_consumer(principals: Principals) -> Consumer:
-    return Consumer(
-        principals.conf(
-            "admin",
-            **{"group.id": f"bg-test-{uuid.uuid4().hex[:8]}", "enable.partition.eof": True},
-        )
+def _admin_consumer(principals: Principals) -> clients.Consumer:
+    return clients.consumer(
+        principals.conn("admin"), f"bg-test-{uuid.uuid4().hex[:8]}", {"enable.partition.eof": True}
     )
 
 
@@ -91,21 +88,21 @@ def _audit_event(
 def test_open_alerts_grants_for_the_ttl_then_expires(
     principals: Principals, stack: Settings, raw_topic: str
 ) -> None:
-    glass_conf = principals.conf("break-glass")
-    assert produce(principals.conf("producer"), raw_topic) is None
-    assert_denied(consume(glass_conf, raw_topic, f"break-glass-{uuid.uuid4().hex}"))
+    glass_conn = principals.conn("break-glass")
+    assert produce(principals.conn("producer"), raw_topic) is None
+    assert_denied(consume(glass_conn, raw_topic, f"break-glass-{uuid.uuid4().hex}"))
 
     since = _ends(principals)
     out = _cli("break-glass", "open", "--reason", "incident 42: corrupt input", "--ttl", "4s")
     event_id = out.strip().rsplit("audit event ", 1)[1].rstrip(")")
     try:
         # open: raw input and dead letters are readable by break-glass
-        assert consume(glass_conf, raw_topic, f"break-glass-{uuid.uuid4().hex}") == b"authz-probe"
-        dlq = consume(glass_conf, "audit.dlq", f"break-glass-{uuid.uuid4().hex}")
+        assert consume(glass_conn, raw_topic, f"break-glass-{uuid.uuid4().hex}") == b"authz-probe"
+        dlq = consume(glass_conn, "audit.dlq", f"break-glass-{uuid.uuid4().hex}")
         assert isinstance(dlq, bytes), dlq
         # and nothing else: it still cannot write or read the scrubbed stream's state
-        assert_denied(produce(glass_conf, raw_topic))
-        assert_denied(consume(glass_conf, "audit.router.state", f"break-glass-{uuid.uuid4().hex}"))
+        assert_denied(produce(glass_conn, raw_topic))
+        assert_denied(consume(glass_conn, "audit.router.state", f"break-glass-{uuid.uuid4().hex}"))
 
         # the opening is an ADMIN audit event that the shipped rule pages on
         event = _audit_event(principals, stack, event_id, since)
@@ -120,7 +117,7 @@ def test_open_alerts_grants_for_the_ttl_then_expires(
         assert alerts[0]["severity"] == "CRITICAL"
 
         # expiry: before the TTL nothing happens; after it, the grant is gone
-        glass = Glass(acls.load_file(ACL_FILE), principals.conf("admin"))
+        glass = Glass(acls.load_file(ACL_FILE), principals.conn("admin"))
         state = glass.state()
         assert state is not None
         assert state.is_open
@@ -129,7 +126,7 @@ def test_open_alerts_grants_for_the_ttl_then_expires(
         assert closed is not None
         assert closed.close_reason == "expired"
         assert glass.granted() == set()
-        assert_denied(consume(glass_conf, raw_topic, f"break-glass-{uuid.uuid4().hex}"))
-        assert_denied(consume(glass_conf, "audit.dlq", f"break-glass-{uuid.uuid4().hex}"))
+        assert_denied(consume(glass_conn, raw_topic, f"break-glass-{uuid.uuid4().hex}"))
+        assert_denied(consume(glass_conn, "audit.dlq", f"break-glass-{uuid.uuid4().hex}"))
     finally:
         _cli("break-glass", "close", "--reason", "test cleanup")

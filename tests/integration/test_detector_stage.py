@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from pipeline.events import jsonform
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
@@ -52,10 +53,8 @@ class Harness:
         self.conn = conn
         self.serde = AvroSerde(registry_client(stack.registry_url))
         self.alert_serde = AvroSerde(registry_client(stack.registry_url), ALERT)
-        self.producer = Producer({**conn.to_librdkafka(), "acks": "all"})
-        self.consumer = Consumer(
-            {**conn.to_librdkafka(), "group.id": f"r-{run}", "auto.offset.reset": "earliest"}
-        )
+        self.producer = clients.producer(conn, {"acks": "all"})
+        self.consumer = clients.consumer(conn, f"r-{run}", {"auto.offset.reset": "earliest"})
         self.consumer.subscribe([self.alerts])
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -78,7 +77,7 @@ class Harness:
         return time.monotonic()
 
     def committed_all(self, timeout: float) -> bool:
-        probe = Consumer({**self.conn.to_librdkafka(), "group.id": self.app_id})
+        probe = clients.consumer(self.conn, self.app_id)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:

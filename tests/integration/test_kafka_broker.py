@@ -6,16 +6,16 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, Message
 
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 pytestmark = pytest.mark.integration
 
 
 def test_broker_is_kraft_single_node(kafka_conn: KafkaConnection) -> None:
-    md = AdminClient(kafka_conn.to_librdkafka()).list_topics(timeout=10)
+    md = clients.admin(kafka_conn).list_topics(timeout=10)
     assert len(md.brokers) >= 1
     assert md.controller_id in md.brokers or md.controller_id == -1
 
@@ -24,7 +24,7 @@ def test_produce_and_consume_round_trip(
     kafka_conn: KafkaConnection, topic_factory: Callable[..., str]
 ) -> None:
     topic = topic_factory(partitions=3)
-    producer = Producer({**kafka_conn.to_librdkafka(), "enable.idempotence": True, "acks": "all"})
+    producer = clients.producer(kafka_conn, {"enable.idempotence": True, "acks": "all"})
     errors: list[KafkaError] = []
     acked: list[tuple[int, int]] = []
 
@@ -44,13 +44,10 @@ def test_produce_and_consume_round_trip(
     assert errors == []
     assert len(acked) == 300
 
-    consumer = Consumer(
-        {
-            **kafka_conn.to_librdkafka(),
-            "group.id": f"test-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+    consumer = clients.consumer(
+        kafka_conn,
+        f"test-{uuid.uuid4()}",
+        {"auto.offset.reset": "earliest", "enable.auto.commit": False},
     )
     consumer.subscribe([topic])
     got: list[tuple[str, str]] = []

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 
 from pipeline.errors import InvalidEventError
 from pipeline.events import context, jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.settings import Settings
@@ -27,7 +27,7 @@ SCHEMA = parsed_schema(AUDIT_EVENT)
 
 def _config(stack: Settings, tmp_path: Path, topic: str, **over: Any) -> ProducerConfig:
     return ProducerConfig(
-        kafka=KafkaConnection(bootstrap_servers=stack.kafka_bootstrap, client_id="sdk-test"),
+        kafka=clients.connection(stack, "sdk-test"),
         registry_url=stack.registry_url,
         service="sdk-test",
         environment="test",
@@ -56,13 +56,10 @@ def _event(i: int) -> dict[str, Any]:
 def _consume_all(
     conn: KafkaConnection, topic: str, expected: int, timeout_s: float = 120
 ) -> Iterator[tuple[bytes | None, bytes]]:
-    consumer = Consumer(
-        {
-            **conn.to_librdkafka(),
-            "group.id": f"sdk-test-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+    consumer = clients.consumer(
+        conn,
+        f"sdk-test-{uuid.uuid4()}",
+        {"auto.offset.reset": "earliest", "enable.auto.commit": False},
     )
     consumer.subscribe([topic])
     got = 0

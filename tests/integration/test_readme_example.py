@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
 
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
@@ -26,12 +26,8 @@ def test_readme_sdk_example_runs(
         pytest.skip("the README example names the local stack's addresses")
     topic = "audit.raw.billing-api"
     ensure_topics(kafka_conn, [TopicSpec(topic, partitions=3)])
-    consumer = Consumer(
-        {
-            **kafka_conn.to_librdkafka(),
-            "group.id": f"readme-{uuid.uuid4()}",
-            "auto.offset.reset": "latest",
-        }
+    consumer = clients.consumer(
+        kafka_conn, f"readme-{uuid.uuid4()}", {"auto.offset.reset": "latest"}
     )
     consumer.subscribe([topic])
     deadline = time.monotonic() + 20

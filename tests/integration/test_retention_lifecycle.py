@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
-from confluent_kafka import Consumer
 
 from pipeline.archive.format import keys as keys_mod
 from pipeline.archive.format import layout, purge_records
@@ -38,8 +37,8 @@ from pipeline.archive.write.batcher import BatchLimits
 from pipeline.archive.write.importer import import_jsonl
 from pipeline.archive.write.stream import ArchiverStage
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
 from tests.integration.archive_events import produce
 from tests.unit.archive.conftest import generated, write_jsonl
@@ -148,14 +147,11 @@ def _wait_until_expired(run: Run) -> None:
 
 def _audit_events(stack: Settings, actor: str, expected: int) -> list[dict[str, Any]]:
     """LIFECYCLE events by ``actor`` on the archive's raw audit topic."""
-    conn = KafkaConnection(bootstrap_servers=stack.kafka_bootstrap)
-    consumer = Consumer(
-        {
-            **conn.to_librdkafka(),
-            "group.id": f"lifecycle-test-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+    conn = clients.connection(stack, "auditpipe-tests")
+    consumer = clients.consumer(
+        conn,
+        f"lifecycle-test-{uuid.uuid4()}",
+        {"auto.offset.reset": "earliest", "enable.auto.commit": False},
     )
     serde = AvroSerde(registry_client(stack.registry_url))
     consumer.subscribe([AUDIT_TOPIC])
@@ -385,7 +381,7 @@ def test_legal_hold_by_time_range_holds_overlapping_batches_and_their_checkpoint
 def test_streaming_archiver_locks_each_batch_for_its_class_and_purge_keeps_regions_equal(
     regions: dict[str, S3Client], tmp_path: Path, stack: Settings
 ) -> None:
-    conn = KafkaConnection(bootstrap_servers=stack.kafka_bootstrap)
+    conn = clients.connection(stack, "auditpipe-tests")
     topic = f"t{uuid.uuid4().hex[:8]}.events"
     ensure_topics(conn, [TopicSpec(topic, 2)])
     produce(conn, topic, 3000)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
 
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.route.payloads import SIGNATURE_HEADER, verify
 from pipeline.settings import Settings
@@ -241,12 +241,8 @@ def test_kafka_receiver_and_every_attempt_audited(
     router: RouterHarness, http: HttpReceiver
 ) -> None:
     router.send_alerts([make_alert("test.feed", "ps:k1")])
-    consumer = Consumer(
-        {
-            **router.conn.to_librdkafka(),
-            "group.id": f"feed-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-        }
+    consumer = clients.consumer(
+        router.conn, f"feed-{uuid.uuid4().hex[:8]}", {"auto.offset.reset": "earliest"}
     )
     consumer.subscribe([router.feed])
     found = None

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
 
 from pipeline.events.dlq import DlqKey, decrypt_raw
 from pipeline.events.schemas import DLQ_ENVELOPE
 from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
@@ -32,9 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _read(conn: KafkaConnection, topic: str, until: int, timeout_s: float) -> Iterator[bytes]:
-    consumer = Consumer(
-        {**conn.to_librdkafka(), "group.id": f"t-{uuid.uuid4()}", "auto.offset.reset": "earliest"}
-    )
+    consumer = clients.consumer(conn, f"t-{uuid.uuid4()}", {"auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     n = 0
     deadline = time.monotonic() + timeout_s
@@ -99,7 +97,7 @@ def test_sanitizer_end_to_end_with_kill_9(
             seeded |= seeded_values(doc)
             ids.add(producer.emit_event(doc))
         assert producer.flush(60) == 0
-    garbage = Producer(kafka_conn.to_librdkafka())
+    garbage = clients.producer(kafka_conn)
     for i in range(bad):
         garbage.produce(raw_topic, value=f"not an event, card 4111 1111 1111 1111 #{i}".encode())
     assert garbage.flush(30) == 0

@@ -8,14 +8,14 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from pipeline.kafka.secured import client_config
+from pipeline.kafka import clients
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.secured import connection_from_properties
 from pipeline.settings import Settings
 from pipeline.stack import procs
 from pipeline.stack.config import StackConfig
@@ -70,30 +70,30 @@ def secure_broker(
         procs.stop(spec)
 
 
-def _conf(cfg: StackConfig, principal: str, **extra: Any) -> dict[str, Any]:
-    return client_config(SecureFiles.of(cfg).client_properties(principal), **extra)
+def _conn(cfg: StackConfig, principal: str) -> KafkaConnection:
+    return connection_from_properties(SecureFiles.of(cfg).client_properties(principal), "t")
 
 
 def test_no_plaintext_listener(secure_broker: StackConfig) -> None:
     assert not port_open(secure_broker.host, secure_broker.kafka_port)
     with pytest.raises(KafkaException):
-        AdminClient({"bootstrap.servers": secure_broker.secure_bootstrap_servers}).list_topics(
-            timeout=8
-        )
+        clients.admin(
+            KafkaConnection(bootstrap_servers=secure_broker.secure_bootstrap_servers)
+        ).list_topics(timeout=8)
 
 
 def test_admin_is_a_super_user_and_others_get_nothing_without_acls(
     secure_broker: StackConfig,
 ) -> None:
-    admin = AdminClient(_conf(secure_broker, "admin"))
+    admin = clients.admin(_conn(secure_broker, "admin"))
     name = "audit.events"
     for fut in admin.create_topics([NewTopic(name, 1, 1)]).values():
         fut.result(timeout=30)
-    assert "read" in authorized_ops(_conf(secure_broker, "admin"), name)
+    assert "read" in authorized_ops(_conn(secure_broker, "admin"), name)
     # no ACL applied on this broker: every other principal is refused, even the sanitizer
     for principal in ("sanitizer", "analyst", "break-glass"):
-        assert authorized_ops(_conf(secure_broker, principal), name) == set(), principal
-    analyst = AdminClient(_conf(secure_broker, "analyst"))
+        assert authorized_ops(_conn(secure_broker, principal), name) == set(), principal
+    analyst = clients.admin(_conn(secure_broker, "analyst"))
     refused = analyst.create_topics([NewTopic("x.y", 1, 1)])
     with pytest.raises(KafkaException) as exc:
         refused["x.y"].result(timeout=30)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pipeline.cli.main import app
 from pipeline.errors import ConfigError
 from pipeline.kafka.config import KafkaConnection
-from pipeline.route.kafkaio import read_to_end
+from pipeline.kafka.topicio import read_to_end
 from pipeline.route.silencelog import load_silences, put_silence
 from pipeline.route.silences import Silence
 from pipeline.settings import Settings

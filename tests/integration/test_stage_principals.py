@@ -9,11 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from pydantic import SecretStr
 
 from pipeline.events.serde import AvroSerde, registry_client
-from pipeline.kafka.secured import connection
+from pipeline.kafka import clients
+from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.sanitizer.build import build_scrub
@@ -24,8 +25,8 @@ from tests.integration.authz import Principals
 pytestmark = pytest.mark.integration
 
 
-def _ends(conf: dict[str, object], topic: str) -> dict[int, int]:
-    consumer = Consumer({**conf, "group.id": f"analyst-{secrets.token_hex(4)}"})
+def _ends(conn: KafkaConnection, topic: str) -> dict[int, int]:
+    consumer = clients.consumer(conn, f"analyst-{secrets.token_hex(4)}")
     try:
         parts = consumer.list_topics(topic, timeout=20).topics[topic].partitions
         return {
@@ -37,11 +38,11 @@ def _ends(conf: dict[str, object], topic: str) -> dict[int, int]:
 
 
 def _find(
-    conf: dict[str, object], group: str, topic: str, since: dict[int, int], serde: AvroSerde
+    conn: KafkaConnection, group: str, topic: str, since: dict[int, int], serde: AvroSerde
 ) -> set[str]:
     """Event ids of ``topic`` after ``since``, read with ``group`` (nothing committed: the
     archivers' real groups keep their offsets)."""
-    consumer = Consumer({**conf, "group.id": group, "enable.partition.eof": True})
+    consumer = clients.consumer(conn, group, {"enable.partition.eof": True})
     consumer.assign([TopicPartition(topic, p, o) for p, o in since.items()])
     ids: set[str] = set()
     eof: set[int] = set()
@@ -70,10 +71,10 @@ def test_sdk_sanitizer_archiver_and_analyst_under_their_principals(
         }
     )
     events = settings.topics.events
-    analyst = principals.conf("analyst")
+    analyst = principals.conn("analyst")
     since = _ends(analyst, events)
 
-    producer_conn = connection(principals.conf("producer"), "authz-sdk")
+    producer_conn = principals.conn("producer")
     config = ProducerConfig(
         kafka=producer_conn,
         registry_url=settings.registry_url,
@@ -90,7 +91,7 @@ def test_sdk_sanitizer_archiver_and_analyst_under_their_principals(
         assert sdk.flush(30) == 0
 
     processor = build_processor(settings, build_scrub(settings))
-    stage_conn = connection(principals.conf("sanitizer"), "authz-sanitizer")
+    stage_conn = principals.conn("sanitizer")
     batches: list[StageStats] = []
 
     def one_batch(stats: StageStats) -> None:
@@ -114,6 +115,6 @@ def test_sdk_sanitizer_archiver_and_analyst_under_their_principals(
     assert batches[0].produced == 1
 
     serde = AvroSerde(registry_client(settings.registry_url))
-    archiver = principals.conf("archiver-us-east-1")
+    archiver = principals.conn("archiver-us-east-1")
     assert event_id in _find(archiver, "auditpipe-archiver-us-east-1", events, since, serde)
     assert event_id in _find(analyst, f"analyst-{secrets.token_hex(4)}", events, since, serde)

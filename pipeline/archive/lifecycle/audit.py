@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 from pipeline.archive.lifecycle.regions import AuditSink
 from pipeline.errors import RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
-from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.settings import Settings
 
@@ -36,7 +36,7 @@ def lifecycle_audit(
     settings: Settings, actor: str, *, topic: str | None = None
 ) -> Iterator[AuditSink]:
     """An ``AuditSink`` emitting LIFECYCLE events as ``actor``; flushed when the block ends."""
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=SERVICE)
+    conn = clients.connection(settings, SERVICE)
     config = ProducerConfig(
         kafka=conn, registry_url=settings.registry_url, service=SERVICE, topic=topic
     )

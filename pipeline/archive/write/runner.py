@@ -15,7 +15,7 @@ from pipeline.archive.write.batcher import BatchLimits
 from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
 from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.errors import ConfigError
-from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka import clients
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def build_stage(
     ensure_object_lock_bucket(s3, bucket, region)
     store = S3ObjectLockStore(s3, bucket, prefix, retention_days=cfg.retention_days)
     return ArchiverStage(
-        KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=f"archiver-{region}"),
+        clients.connection(settings, f"archiver-{region}"),
         store,
         load_private_key(cfg.signing_key),
         topic=settings.topics.events,

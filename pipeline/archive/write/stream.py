@@ -30,14 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.archive.format.body import WIRE_MAGIC
 from pipeline.archive.format.chain import refresh
@@ -50,6 +43,7 @@ from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.archive.write.writer import ArchiveWriter
 from pipeline.errors import RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -104,16 +98,12 @@ class ArchiverStage:
         self.witness = witness
         heads = {p: h.last_offset for p, h in self.writer.state.partitions.items()}
         self.batcher = Batcher(topic, self.limits, heads)
-        self.consumer = Consumer(
-            {
-                **conn.to_librdkafka(),
-                "group.id": group_id or f"auditpipe-archiver-{region}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # a crashed archiver's partitions move on after 10 s, not the 45 s default
-                "session.timeout.ms": 10_000,
-                "logger": logging.getLogger("pipeline.kafka.librdkafka"),
-            }
+        # a crashed archiver's partitions move on after the connection's session timeout
+        self.consumer: Consumer = clients.consumer(
+            conn,
+            group_id or f"auditpipe-archiver-{region}",
+            {"enable.auto.commit": False, "auto.offset.reset": "earliest"},
+            logger=clients.LIBRDKAFKA_LOGGER,
         )
 
     def stop(self) -> None:
@@ -240,17 +230,8 @@ class ArchiverStage:
         for batch in batches:
             ends[batch.partition] = max(ends.get(batch.partition, -1), batch.last_offset + 1)
         offsets = [TopicPartition(self.topic, p, o) for p, o in sorted(ends.items())]
-        while True:
-            try:
-                self.consumer.commit(offsets=offsets, asynchronous=False)
-                break
-            except KafkaException as exc:
-                err = exc.args[0]
-                if isinstance(err, KafkaError) and not err.retriable():
-                    # a partition moved; the archive head positions the next owner
-                    log.warning("commit refused", extra={"error": err.str()})
-                    break
-                time.sleep(0.2)
+        # refused after a rebalance: the archive head positions the next owner
+        clients.commit(self.consumer, offsets)
         self.stats.batches += len(batches)
         self.stats.events_archived += sum(b.count for b in batches)
         if self._on_batch is not None:

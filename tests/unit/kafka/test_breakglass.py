@@ -8,6 +8,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.kafka import acls
 from pipeline.kafka.breakglass import Glass, GlassState
+from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.secured import connection
 
 SHIPPED = Path(__file__).resolve().parents[3] / "deploy" / "kafka" / "acls.yaml"
@@ -40,7 +41,7 @@ def test_due_only_when_open_and_past_expiry() -> None:
 )
 def test_open_refuses_no_reason_and_ttl_out_of_bounds(reason: str, ttl: timedelta) -> None:
     # validation comes before any broker call (the bootstrap here is never dialled)
-    glass = Glass(acls.load_file(SHIPPED), {"bootstrap.servers": "127.0.0.1:1"})
+    glass = Glass(acls.load_file(SHIPPED), KafkaConnection(bootstrap_servers="127.0.0.1:1"))
     with pytest.raises(ConfigError):
         glass.open_glass(actor="alice", reason=reason, ttl=ttl, now=T0)
 

@@ -36,6 +36,6 @@ def test_rejects_unknown_fields_and_protocols() -> None:
     with pytest.raises(ValidationError):
         KafkaConnection(bootstrap_servers="k:9092", acks="all")  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
-        KafkaConnection(bootstrap_servers="k:9092", security_protocol="TLS")  # type: ignore[arg-type]
+        KafkaConnection(bootstrap_servers="k:9092", security_protocol="TLS")
     with pytest.raises(ValidationError):
         KafkaConnection(bootstrap_servers="")

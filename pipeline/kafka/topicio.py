@@ -1,5 +1,5 @@
-"""Kafka for the router's asyncio loop: an awaitable idempotent producer, and reading a
-compacted topic to its end (silences, router state).
+"""Kafka for asyncio loops and compacted topics: an awaitable idempotent producer, reading a
+compacted topic to its end and following it (the router's silences and state).
 
 confluent-kafka (librdkafka) rather than aiokafka/faust, like the sanitizer's stage: the router
 must order "state durable, then offsets committed, then deliver" explicitly (see ``stage``).
@@ -13,16 +13,10 @@ import threading
 import uuid
 from collections.abc import Iterator
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    Message,
-    Producer,
-    TopicPartition,
-)
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
 
 from pipeline.errors import RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -36,17 +30,17 @@ class AsyncProducer:
     """``await send(...)`` returns once the broker acknowledged the record (acks=all)."""
 
     def __init__(self, conn: KafkaConnection, *, linger_ms: int = 2) -> None:
-        self._producer = Producer(
+        self._producer = clients.producer(
+            conn,
             {
-                **conn.to_librdkafka(),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": linger_ms,
                 "compression.type": "zstd",
                 # a partition's state is one record: allow large ones (they compress ~10x)
                 "message.max.bytes": MAX_RECORD_BYTES,
-                "logger": logging.getLogger("pipeline.route.librdkafka"),
-            }
+            },
+            logger=logging.getLogger("pipeline.route.librdkafka"),
         )
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="router-producer", daemon=True)
@@ -90,13 +84,10 @@ def read_to_end(
 ) -> Iterator[tuple[bytes, bytes | None]]:
     """Every (key, value) of ``topic`` from the beginning to its end at call time, in order per
     partition (a compacted topic: the last value of a key wins; ``None`` is a tombstone)."""
-    consumer = Consumer(
-        {
-            **conn.to_librdkafka(),
-            "group.id": f"auditpipe-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+    consumer = clients.consumer(
+        conn,
+        f"auditpipe-reader-{uuid.uuid4().hex[:8]}",
+        {"enable.auto.commit": False, "enable.partition.eof": True},
     )
     try:
         md = consumer.list_topics(topic, timeout=timeout)
@@ -134,12 +125,8 @@ class TopicTail:
 
     def __init__(self, conn: KafkaConnection, topic: str) -> None:
         self.topic = topic
-        self._consumer = Consumer(
-            {
-                **conn.to_librdkafka(),
-                "group.id": f"auditpipe-tail-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-            }
+        self._consumer = clients.consumer(
+            conn, f"auditpipe-tail-{uuid.uuid4().hex[:8]}", {"enable.auto.commit": False}
         )
         md = self._consumer.list_topics(topic, timeout=30)
         meta = md.topics.get(topic)
