@@ -158,6 +158,12 @@ class KafkaSettings(BaseModel):
     ssl_certificate_location: Path | None = Field(default=None, description="client cert (PEM)")
     ssl_key_location: Path | None = Field(default=None, description="client key (PEM)")
     ssl_key_password: SecretStr | None = None
+    client_config: Path | None = Field(
+        default=None,
+        description="a librdkafka properties file (bootstrap.servers, security.protocol, "
+        "sasl.*, ssl.*), e.g. .stack/secure/clients/<principal>.properties; when set it "
+        "replaces the bootstrap servers and every security field above",
+    )
     client_id: str | None = Field(default=None, description="default: one per stage")
     session_timeout_ms: int = Field(
         default=10_000,
@@ -266,6 +272,8 @@ class Settings(BaseSettings):
         out: list[str] = []
         k = self.kafka
         for need in needs:
+            if need == "kafka" and k.client_config is not None:
+                continue  # the file names the servers and the credentials
             if need == "kafka":
                 if self.production and not self.bootstrap_servers:
                     out.append(f"{ENV_PREFIX}BOOTSTRAP_SERVERS")

@@ -23,27 +23,21 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     UserScramCredentialAlteration,
     UserScramCredentialUpsertion,
 )
-from pydantic import SecretStr
 
 from pipeline.errors import RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.properties import connection, connection_from_properties, read_properties
+
+__all__ = [
+    "client_config",
+    "connection",
+    "connection_from_properties",
+    "read_properties",
+    "upsert_scram_credentials",
+]
 
 SCRAM_ITERATIONS = 8192
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """Parse a librdkafka/Java-style properties file (``key=value``, ``#`` comments)."""
-    out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ValueError(f"{path}: not a key=value line: {line[:40]!r}")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def client_config(properties: Path, **overrides: Any) -> dict[str, Any]:
@@ -69,26 +63,3 @@ def upsert_scram_credentials(
             fut.result(timeout=timeout)
         except KafkaException as exc:
             raise RetryableError(f"could not upsert the SCRAM credential of {user}: {exc}") from exc
-
-
-def connection(conf: Mapping[str, Any], client_id: str) -> KafkaConnection:
-    """The ``KafkaConnection`` of a client config (for code that takes one, like the SDK)."""
-    return KafkaConnection(
-        bootstrap_servers=str(conf["bootstrap.servers"]),
-        client_id=client_id,
-        security_protocol=conf.get("security.protocol", "PLAINTEXT"),
-        sasl_mechanism=conf.get("sasl.mechanism"),
-        sasl_username=conf.get("sasl.username"),
-        sasl_password=SecretStr(str(conf["sasl.password"])) if "sasl.password" in conf else None,
-        ssl_ca_location=conf.get("ssl.ca.location"),
-        ssl_certificate_location=conf.get("ssl.certificate.location"),
-        ssl_key_location=conf.get("ssl.key.location"),
-        ssl_key_password=(
-            SecretStr(str(conf["ssl.key.password"])) if "ssl.key.password" in conf else None
-        ),
-    )
-
-
-def connection_from_properties(path: Path, client_id: str) -> KafkaConnection:
-    """The connection of the principal whose properties file is ``path``."""
-    return connection(read_properties(path), client_id)
