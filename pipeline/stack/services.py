@@ -17,7 +17,7 @@ from typing import Protocol
 from pipeline.errors import StackError
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.secured import connection_from_properties, upsert_scram_credentials
-from pipeline.stack import secure
+from pipeline.stack import procs, secure
 from pipeline.stack.config import S3RegionConfig, StackConfig
 from pipeline.stack.procs import ProcessSpec
 
@@ -270,7 +270,11 @@ class KafkaService:
                 check=False,
             )
         if result.returncode != 0:
-            raise StackError("formatting KRaft storage failed", service=self.name, log=log)
+            raise StackError(
+                "formatting KRaft storage failed:\n" + procs.tail(log, 15),
+                service=self.name,
+                log=log,
+            )
         self.scram_users_file.write_text("\n".join(sorted(creds)) + "\n")
 
     def after_start(self) -> None:
