@@ -63,6 +63,14 @@ class StackConfig(BaseModel):
     host: str = "127.0.0.1"
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     kafka_controller_port: int = Field(default=9093, ge=1, le=65535)
+    kafka_secure_port: int = Field(
+        default=9094, ge=1, le=65535, description="SASL_SSL (SCRAM-SHA-512) client listener"
+    )
+    secure: bool = Field(
+        default=False,
+        description="secured broker only: no PLAINTEXT client listener, mTLS controller "
+        "listener, the admin principal the only super user (`stack up --secure`)",
+    )
     registry_port: int = Field(default=8081, ge=1, le=65535)
     s3_regions: tuple[S3RegionConfig, ...] = (
         S3RegionConfig(name="us-east-1", port=7070),
@@ -118,6 +126,10 @@ class StackConfig(BaseModel):
         return f"{self.host}:{self.kafka_port}"
 
     @property
+    def secure_bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.kafka_secure_port}"
+
+    @property
     def registry_url(self) -> str:
         return f"http://{self.host}:{self.registry_port}"
 
@@ -146,6 +158,12 @@ class KafkaSettings(BaseModel):
     ssl_certificate_location: Path | None = Field(default=None, description="client cert (PEM)")
     ssl_key_location: Path | None = Field(default=None, description="client key (PEM)")
     ssl_key_password: SecretStr | None = None
+    client_config: Path | None = Field(
+        default=None,
+        description="a librdkafka properties file (bootstrap.servers, security.protocol, "
+        "sasl.*, ssl.*), e.g. .stack/secure/clients/<principal>.properties; when set it "
+        "replaces the bootstrap servers and every security field above",
+    )
     client_id: str | None = Field(default=None, description="default: one per stage")
     session_timeout_ms: int = Field(
         default=10_000,
@@ -280,6 +298,8 @@ class Settings(BaseSettings):
         out: list[str] = []
         k = self.kafka
         for need in needs:
+            if need == "kafka" and k.client_config is not None:
+                continue  # the file names the servers and the credentials
             if need == "kafka":
                 if self.production and not self.bootstrap_servers:
                     out.append(f"{ENV_PREFIX}BOOTSTRAP_SERVERS")

@@ -10,7 +10,9 @@ from rich.console import Console
 from pipeline import __version__
 from pipeline import logging as plog
 from pipeline.cli import (
+    acl,
     archive,
+    break_glass,
     config,
     consume,
     demo,
@@ -41,6 +43,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(acl.app, name="acl")
+app.add_typer(break_glass.app, name="break-glass")
 app.add_typer(config.app, name="config")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(topics.app, name="topics")

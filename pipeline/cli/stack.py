@@ -36,9 +36,18 @@ def _table(rows: list[manager.ServiceStatus]) -> Table:
 
 
 @app.command()
-def up() -> None:
+def up(
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="secured broker only: SASL_SSL listener, no PLAINTEXT, the admin the only super "
+        "user (or AUDITPIPE_STACK__SECURE=true)",
+    ),
+) -> None:
     """Fetch what is missing, start every service that is not running, wait until healthy."""
     cfg = load_settings().stack
+    if secure:
+        cfg = cfg.model_copy(update={"secure": True})
     with console.status("starting the local stack…") as st:
 
         def report(msg: str) -> None:

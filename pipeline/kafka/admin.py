@@ -32,9 +32,22 @@ def admin_client(conn: KafkaConnection) -> AdminClient:
 def ensure_topics(
     conn: KafkaConnection, topics: Iterable[TopicSpec], timeout: float = 30.0
 ) -> None:
-    """Create the topics that do not exist yet; an existing topic is left as it is."""
+    """Create the topics that do not exist yet; an existing topic is left as it is.
+
+    Under least-privilege ACLs a stage may see a topic but not create it (the broker answers
+    TOPIC_AUTHORIZATION_FAILED to CreateTopics even for an existing topic), or not see it at
+    all: so only topics missing from its metadata are created, and a refusal is a warning, not
+    an error (whoever administers the cluster creates the topics; a topic that is really
+    missing fails at the first produce or consume)."""
     admin = admin_client(conn)
     wanted = list(topics)
+    if not wanted:
+        return
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise RetryableError(f"could not list topics: {exc.args[0]}") from exc
+    wanted = [t for t in wanted if t.name not in existing]
     if not wanted:
         return
     futures = admin.create_topics(
@@ -57,6 +70,9 @@ def ensure_topics(
         except KafkaException as exc:
             err = exc.args[0]
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                log.warning("not authorized to create topic", extra={"topic": name})
                 continue
             raise RetryableError(f"could not create topic {name}: {err}") from exc
 

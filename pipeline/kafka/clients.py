@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from pipeline.errors import CommitError, ConfigError
+from pipeline.kafka import properties
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
 
@@ -93,6 +94,14 @@ def connection(settings: Settings, client_id: str) -> KafkaConnection:
     is a ``ConfigError`` naming the variable (never a plaintext fallback)."""
     settings.require("kafka", what="a Kafka client")
     k = settings.kafka
+    if k.client_config is not None:  # a principal's properties file: servers and credentials
+        return properties.connection_from_properties(k.client_config, client_id).model_copy(
+            update={
+                "client_id": k.client_id or client_id,
+                "session_timeout_ms": k.session_timeout_ms,
+                "max_poll_interval_ms": k.max_poll_interval_ms,
+            }
+        )
     password = k.sasl_password
     if password is None and k.sasl_password_file is not None:
         try:

@@ -84,6 +84,8 @@ def up(cfg: StackConfig, report: Report = _noop) -> list[ServiceStatus]:
         started.append(svc.name)
         report(f"started {svc.name}")
     _wait_healthy(cfg, services, report)
+    for svc in services:
+        svc.after_start()
     return status(cfg)
 
 
@@ -136,7 +138,7 @@ def down(cfg: StackConfig, *, purge: bool = False, report: Report = _noop) -> No
         if procs.stop(svc.spec()):
             report(f"stopped {svc.name}")
     if purge:
-        for sub in ("kafka", "registry", "s3", "run"):
+        for sub in ("kafka", "registry", "s3", "run", "secure"):
             shutil.rmtree(cfg.root / sub, ignore_errors=True)
         report(f"deleted service data under {cfg.root} (jars and binaries kept)")
 

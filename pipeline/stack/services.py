@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.errors import StackError
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.secured import connection_from_properties, upsert_scram_credentials
+from pipeline.stack import procs, secure
 from pipeline.stack.config import S3RegionConfig, StackConfig
 from pipeline.stack.procs import ProcessSpec
 
@@ -41,6 +45,8 @@ class Service(Protocol):
     def spec(self) -> ProcessSpec: ...
 
     def health(self) -> Health: ...
+
+    def after_start(self) -> None: ...
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -83,6 +89,24 @@ logger.apache.name = org.apache.kafka
 logger.apache.level = INFO
 """
 
+AUTHORIZER_LOG4J2 = """\
+appender.authz.type = File
+appender.authz.name = AUTHZ
+appender.authz.fileName = {path}
+appender.authz.layout.type = PatternLayout
+appender.authz.layout.pattern = [%d{{ISO8601}}{{UTC}}Z] %p %m%n
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = INFO
+logger.authorizer.additivity = false
+logger.authorizer.appenderRef.authz.ref = AUTHZ
+"""
+
+
+def kafka_log4j2(authorizer_log: Path) -> str:
+    """The broker's log4j2 config: everything to stdout (the service log), and the
+    authorizer's decisions (every denial at INFO) to a file of their own."""
+    return LOG4J2_PROPERTIES + AUTHORIZER_LOG4J2.format(path=authorizer_log)
+
 
 class KafkaService:
     """Apache Kafka in KRaft mode, one combined broker+controller node."""
@@ -98,27 +122,70 @@ class KafkaService:
 
     @property
     def listens(self) -> str:
-        return f"{self.cfg.host}:{self.cfg.kafka_port} (bootstrap)"
+        sasl = f"{self.cfg.secure_bootstrap_servers} (SASL_SSL)"
+        if self.running_secure():
+            return sasl
+        return f"{self.cfg.bootstrap_servers} (PLAINTEXT), {sasl}"
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.cfg.kafka_port, self.cfg.kafka_controller_port)
+        c = self.cfg
+        if c.secure:
+            return (c.kafka_controller_port, c.kafka_secure_port)
+        return (c.kafka_port, c.kafka_controller_port, c.kafka_secure_port)
 
     def server_properties(self) -> str:
         c = self.cfg
+        files = secure.SecureFiles.of(c)
+        creds = files.credentials() or secure.ensure(c).credentials()
+        admin_password = creds[secure.ADMIN]
+        scram_jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{secure.ADMIN}" password="{admin_password}";'
+        )
+        sasl = f"SASL_SSL://{c.host}:{c.kafka_secure_port}"
+        controller = f"CONTROLLER://{c.host}:{c.kafka_controller_port}"
+        if c.secure:
+            listeners = f"{sasl},{controller}"
+            protocol_map = "CONTROLLER:SSL,SASL_SSL:SASL_SSL"
+            inter_broker = "SASL_SSL"
+            super_users = f"User:{secure.ADMIN};User:{secure.BROKER}"
+            mode_lines = [
+                # the controller listener takes only the broker's own certificate (mTLS)
+                "listener.name.controller.ssl.client.auth=required",
+                "ssl.principal.mapping.rules=RULE:^CN=([a-zA-Z0-9._-]+)$/$1/,DEFAULT",
+            ]
+        else:
+            plain = f"PLAINTEXT://{c.host}:{c.kafka_port}"
+            listeners = f"{plain},{sasl},{controller}"
+            protocol_map = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL"
+            inter_broker = "PLAINTEXT"
+            # the dev listener: whoever connects in plaintext is ANONYMOUS, a super user
+            super_users = f"User:{secure.ADMIN};User:ANONYMOUS"
+            mode_lines = []
         return "\n".join(
             [
                 "# written by `auditpipe stack up`; edit StackConfig instead",
+                f"# mode: {'secure' if c.secure else 'dev (PLAINTEXT listener open)'}",
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers={c.host}:{c.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{c.host}:{c.kafka_port},"
-                f"CONTROLLER://{c.host}:{c.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{c.host}:{c.kafka_port},"
-                f"CONTROLLER://{c.host}:{c.kafka_controller_port}",
+                f"listeners={listeners}",
+                f"advertised.listeners={listeners}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
+                f"listener.security.protocol.map={protocol_map}",
+                f"inter.broker.listener.name={inter_broker}",
+                f"sasl.enabled.mechanisms={secure.SCRAM_MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={secure.SCRAM_MECHANISM}",
+                f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram_jaas}",
+                "ssl.keystore.type=PEM",
+                f"ssl.keystore.location={files.broker_keystore}",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={files.ca_cert}",
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found=false",
+                f"super.users={super_users}",
+                *mode_lines,
                 f"log.dirs={self.data_dir}",
                 "num.partitions=3",
                 "auto.create.topics.enable=false",
@@ -140,13 +207,46 @@ class KafkaService:
             raise StackError(f"no jars in {self.cfg.kafka_lib_dir}", service=self.name)
         return ":".join(str(j) for j in jars)
 
+    @property
+    def authorizer_log(self) -> Path:
+        """Every request the authorizer denied: principal, operation, resource, host."""
+        return self.cfg.logs_dir / "kafka-authorizer.log"
+
+    @property
+    def scram_users_file(self) -> Path:
+        """The principals whose SCRAM credentials this data directory holds."""
+        return self.dir / "scram-users"
+
+    def _scram_users(self) -> set[str]:
+        if not self.scram_users_file.is_file():
+            return set()
+        return set(self.scram_users_file.read_text().split())
+
     def prepare(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        files = secure.ensure(self.cfg)
+        creds = files.credentials()
         self.properties.write_text(self.server_properties())
-        self.log4j.write_text(LOG4J2_PROPERTIES)
+        os.chmod(self.properties, 0o600)  # it holds the admin's password
+        self.log4j.write_text(kafka_log4j2(self.authorizer_log))
         if (self.data_dir / "meta.properties").is_file():
+            missing = set(creds) - self._scram_users()
+            if self.cfg.secure and secure.ADMIN in missing:
+                raise StackError(
+                    "this data directory was formatted without SCRAM credentials; start it "
+                    "once without --secure (that adds them), or `stack down --purge`",
+                    service=self.name,
+                )
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        scram = [
+            arg
+            for user, password in creds.items()
+            for arg in (
+                "--add-scram",
+                f"{secure.SCRAM_MECHANISM}=[name={user},password={password}]",
+            )
+        ]
         log = self.cfg.logs_dir / "kafka-format.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
@@ -163,13 +263,45 @@ class KafkaService:
                     cluster_id,
                     "--config",
                     str(self.properties),
+                    *scram,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 check=False,
             )
         if result.returncode != 0:
-            raise StackError("formatting KRaft storage failed", service=self.name, log=log)
+            raise StackError(
+                "formatting KRaft storage failed:\n" + procs.tail(log, 15),
+                service=self.name,
+                log=log,
+            )
+        self.scram_users_file.write_text("\n".join(sorted(creds)) + "\n")
+
+    def after_start(self) -> None:
+        """Upsert the SCRAM credentials of every principal (idempotent): a data directory
+        formatted before a principal existed gets it here."""
+        files = secure.SecureFiles.of(self.cfg)
+        creds = files.credentials()
+        if not creds:
+            return
+        upsert_scram_credentials(self.admin_connection(), creds)
+        self.scram_users_file.write_text("\n".join(sorted(creds)) + "\n")
+
+    def running_secure(self) -> bool:
+        """Whether the broker was started in secure mode (read from its written config)."""
+        try:
+            return "listener.name.controller.ssl.client.auth=required" in (
+                self.properties.read_text()
+            )
+        except OSError:
+            return self.cfg.secure
+
+    def admin_connection(self) -> KafkaConnection:
+        """The admin principal's connection, on the listener that is open."""
+        if self.running_secure():
+            props = secure.SecureFiles.of(self.cfg).client_properties(secure.ADMIN)
+            return connection_from_properties(props, "auditpipe-stack")
+        return KafkaConnection(bootstrap_servers=self.cfg.bootstrap_servers)
 
     def spec(self) -> ProcessSpec:
         return ProcessSpec(
@@ -193,16 +325,13 @@ class KafkaService:
         )
 
     def health(self) -> Health:
-        if not port_open(self.cfg.host, self.cfg.kafka_port):
+        port = self.cfg.kafka_secure_port if self.running_secure() else self.cfg.kafka_port
+        if not port_open(self.cfg.host, port):
             return Health(False, "port closed")
         from pipeline.kafka import clients
-        from pipeline.kafka.config import KafkaConnection
 
-        # the local stack's own broker (plaintext), whatever the settings' profile
-        admin = clients.admin(
-            KafkaConnection(bootstrap_servers=self.cfg.bootstrap_servers),
-            {"socket.timeout.ms": 2000},
-        )
+        # the local stack's own broker (as its admin), whatever the settings' profile
+        admin = clients.admin(self.admin_connection(), {"socket.timeout.ms": 2000})
         try:
             md = admin.list_topics(timeout=3)
         except Exception as exc:
@@ -233,6 +362,9 @@ class RegistryService:
 
     def prepare(self) -> None:
         (self.cfg.root / "registry").mkdir(parents=True, exist_ok=True)
+
+    def after_start(self) -> None:
+        return None
 
     def spec(self) -> ProcessSpec:
         c = self.cfg
@@ -301,6 +433,9 @@ class S3Service:
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
+
+    def after_start(self) -> None:
+        return None
 
     def spec(self) -> ProcessSpec:
         c = self.cfg

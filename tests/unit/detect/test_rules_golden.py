@@ -17,6 +17,7 @@ SHIPPED = {
     "crypto.decrypt_spike",
     "auth.new_country_login",
     "admin.role_grant",
+    "admin.break_glass",
     "auth.bruteforce_success",
 }
 

@@ -6,6 +6,7 @@ StateRecordError naming the field."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
+from pipeline.detect.model import RuleSet
 from pipeline.detect.state import (
     GroupState,
     Incident,
@@ -29,6 +31,18 @@ from tests.harness import detector_scenario as scenario
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "state"
 RULES = Path(__file__).resolve().parents[3] / "rules" / "detection"
+#: rule files shipped after detector_resume.json was captured: the scenario is built from the
+#: rules as they were then, so the old code's snapshot and alerts still describe it
+ADDED_SINCE_CAPTURE = {"admin.break_glass.yml"}
+
+
+def _captured_rules(tmp: Path) -> RuleSet:
+    for f in RULES.iterdir():
+        if f.is_file() and f.name not in ADDED_SINCE_CAPTURE:
+            shutil.copy(f, tmp / f.name)
+    return load_rules(tmp)
+
+
 RECORDS: dict[str, dict[str, Any]] = orjson.loads((GOLDEN / "detector.json").read_bytes())
 WINDOWS = {
     "slots": SlidingCount,
@@ -55,9 +69,9 @@ def test_golden_file_covers_every_window_and_incidents() -> None:
     assert keys >= {"group", "last", "inc", "samples", *WINDOWS, "n", "cur", "hist", "first"}
 
 
-def _scenario_events() -> list[dict[str, Any]]:
+def _scenario_events(rules: RuleSet) -> list[dict[str, Any]]:
     """The events the resume file was captured with (its ids made a function of the index)."""
-    events = scenario.build(load_rules(RULES), background_events=300, tag="resume", seed=5).events
+    events = scenario.build(rules, background_events=300, tag="resume", seed=5).events
     for i, e in enumerate(events):
         e["event_id"] = str(uuid.UUID(int=i, version=4))
         e["request_id"] = str(uuid.UUID(int=i + 1 << 64, version=4))
@@ -65,14 +79,15 @@ def _scenario_events() -> list[dict[str, Any]]:
     return events
 
 
-def test_the_engine_resumes_from_a_snapshot_of_todays_records() -> None:
+def test_the_engine_resumes_from_a_snapshot_of_todays_records(tmp_path: Path) -> None:
     """detector_resume.json: the previous code's engine snapshot half way through a scenario
     (every shipped rule), and the alerts it then raised; the typed engine raises the same."""
     golden = orjson.loads((GOLDEN / "detector_resume.json").read_bytes())
-    events = _scenario_events()
+    rules = _captured_rules(tmp_path)
+    events = _scenario_events(rules)
     digest = hashlib.sha256(orjson.dumps(events, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert digest == golden["events_sha256"], "the scenario changed: recapture the golden file"
-    engine = Engine.restore(load_rules(RULES), golden["snapshot"])
+    engine = Engine.restore(rules, golden["snapshot"])
     assert orjson.loads(orjson.dumps(engine.snapshot())) == golden["snapshot"]  # unchanged
     rest = [a for e in events[golden["half"] :] for a in engine.process(e)] + engine.flush()
     # (the order of the final updates follows the store's, and the file's keys are sorted)

@@ -16,7 +16,9 @@ def test_kafka_properties_are_single_node_kraft(tmp_path: Path) -> None:
     cfg = StackConfig(home=tmp_path, kafka_port=19092, kafka_controller_port=19093)
     props = _props(KafkaService(cfg).server_properties())
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["listeners"] == (
+        "PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:19093"
+    )
     assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"
