@@ -29,6 +29,7 @@ def produce_now(
         service="replay-tests",
         topic=topic,
         spool_dir=spool,
+        scrub=False,  # the events as sent are what a replay must give back, byte for byte
     )
     sent = []
     with AuditProducer(config) as producer:
