@@ -51,6 +51,7 @@ def private_kafka(stack: Settings, tmp_path: Path) -> Iterator[KafkaService]:
         home=tmp_path / "stack",
         kafka_port=_free_port(),
         kafka_controller_port=_free_port(),
+        kafka_secure_port=_free_port(),  # its own SASL_SSL listener too: 9094 is the stack's
         kafka_heap="256m",
     )
     cfg.kafka_lib_dir.parent.mkdir(parents=True)
