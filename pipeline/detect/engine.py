@@ -287,35 +287,17 @@ class Engine:
             if value and windows.new_value(
                 state, value, ts, timespan_seconds(nv.history) * US, nv.max_values
             ):
-                width = timespan_seconds(nv.window) * US
-                start = ts - ts % width
-                inc = state.inc
-                count = inc.count + 1 if inc is not None and ts < inc.end else 1
-                trig = Trigger(
-                    ts=ts,
-                    first_ts=ts,
-                    count=count,
-                    window_start=start,
-                    window_end=start + width,
-                    samples=hit.samples,
-                    service=service,
-                    details={"field": nv.field, "new_value": value},
+                trig = _instant(
+                    state,
+                    ts,
+                    timespan_seconds(nv.window) * US,
+                    hit.samples,
+                    service,
+                    {"field": nv.field, "new_value": value},
                 )
                 alerts.extend(self._trigger(rule.name, key, state, trig))
         else:
-            width = rule.window_s * US
-            start = ts - ts % width
-            inc = state.inc
-            count = inc.count + 1 if inc is not None and ts < inc.end else 1
-            trig = Trigger(
-                ts=ts,
-                first_ts=ts,
-                count=count,
-                window_start=start,
-                window_end=start + width,
-                samples=hit.samples,
-                service=service,
-            )
+            trig = _instant(state, ts, rule.window_s * US, hit.samples, service, {})
             alerts.extend(self._trigger(rule.name, key, state, trig))
         self._save(key, state, ts)
         return alerts
@@ -393,3 +375,27 @@ def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
     return float(value)
+
+
+def _instant(
+    state: GroupState,
+    ts: int,
+    width: int,
+    samples: list[Sample],
+    service: str | None,
+    details: dict[str, str],
+) -> Trigger:
+    """The trigger of a rule that alerts on one event (a match, a new value): in the fixed window
+    of ``width`` µs holding ``ts``, counting on from the open incident while ``ts`` is inside it."""
+    start = ts - ts % width
+    inc = state.inc
+    return Trigger(
+        ts=ts,
+        first_ts=ts,
+        count=inc.count + 1 if inc is not None and ts < inc.end else 1,
+        window_start=start,
+        window_end=start + width,
+        samples=samples,
+        service=service,
+        details=details,
+    )

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from confluent_kafka import KafkaException
@@ -193,9 +193,9 @@ _RESOURCE = {
 _RESOURCE_BACK = {v: k for k, v in _RESOURCE.items()}
 
 
-def to_binding(e: Entry) -> AclBinding:
-    """The confluent-kafka binding of ``e``."""
-    return AclBinding(
+def _fields(e: Entry) -> tuple[Any, ...]:
+    """The positional fields a binding and a filter of ``e`` share (no ANY in them)."""
+    return (
         ResourceType[_RESOURCE[e.resource]],
         e.name,
         ResourcePatternType[e.pattern.upper()],
@@ -204,19 +204,16 @@ def to_binding(e: Entry) -> AclBinding:
         AclOperation[e.operation.upper()],
         AclPermissionType[e.permission.upper()],
     )
+
+
+def to_binding(e: Entry) -> AclBinding:
+    """The confluent-kafka binding of ``e``."""
+    return AclBinding(*_fields(e))
 
 
 def to_filter(e: Entry) -> AclBindingFilter:
-    """The filter that matches exactly the binding of ``e`` (no ANY in it)."""
-    return AclBindingFilter(
-        ResourceType[_RESOURCE[e.resource]],
-        e.name,
-        ResourcePatternType[e.pattern.upper()],
-        f"User:{e.principal}",
-        e.host,
-        AclOperation[e.operation.upper()],
-        AclPermissionType[e.permission.upper()],
-    )
+    """The filter that matches exactly the binding of ``e``."""
+    return AclBindingFilter(*_fields(e))
 
 
 def _name(value: Enum | str | int) -> str:
