@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.archive.format.s3store import open_url
 from pipeline.archive.format.store import Store
+from pipeline.cli import safe
 from pipeline.cli.archive import (
     EndpointOption,
     KeyringOption,
@@ -51,8 +52,9 @@ from pipeline.settings import Settings, load_settings
 app = typer.Typer(help="Replay a window of events from Kafka or the verified archive.")
 console = Console(stderr=True)
 
-EXIT_UNUSABLE = 2
-EXIT_REFUSED = 4
+EXIT_UNUSABLE = safe.EXIT_UNUSABLE
+#: a batch failed verification: a check failed, as for `verify` (4 means an internal error)
+EXIT_REFUSED = safe.EXIT_FAILED
 
 FromOption: Any = typer.Option(..., "--from", help="start: RFC 3339, 'now' or relative ('-2h')")
 FilterOption: Any = typer.Option(

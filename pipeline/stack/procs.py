@@ -95,8 +95,23 @@ def start(spec: ProcessSpec) -> int:
             close_fds=True,
         )
     spec.pid_file.write_text(f"{proc.pid}\n")
+    _wait_visible(proc, spec.marker)
     log.info("started", extra={"service": spec.name, "pid": proc.pid})
     return proc.pid
+
+
+def _wait_visible(proc: subprocess.Popen[bytes], marker: str, timeout_s: float = 5.0) -> None:
+    """Return once ``/proc`` shows the new process with its marker, or it has exited.
+
+    ``Popen`` returns as soon as the kernel closes the child's close-on-exec pipe, which happens
+    early in ``execve``, before the new program's arguments are in place: for a moment
+    ``/proc/<pid>/cmdline`` is empty, so a status check right after start saw no process (the
+    "exited during start-up" reports and a flaky ``running_pid`` right after ``start``)."""
+    deadline = time.monotonic() + timeout_s
+    while not is_running(proc.pid, marker) and proc.poll() is None:
+        if time.monotonic() > deadline:
+            return  # the callers' own health checks report what follows
+        time.sleep(0.005)
 
 
 def stop(spec: ProcessSpec, timeout_s: float = 30.0) -> bool:
