@@ -173,11 +173,23 @@ _DATE = re.compile(
 )
 
 
-def _birth_date(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    d = _DATE.search(text, m.end(), m.end() + 24 + 20)
-    if d is None or d.start() > m.end() + 24 or "\n" in text[m.end() : d.start()]:
+#: how far after its keyword a birth date or passport number may start (same line)
+_GAP = 24
+
+
+def _after(
+    value: re.Pattern[str], width: int, text: str, m: re.Match[str]
+) -> list[tuple[int, int]]:
+    """The first ``value`` (at most ``width`` long) starting within ``_GAP`` characters after
+    the keyword ``m``, on the keyword's line."""
+    v = value.search(text, m.end(), m.end() + _GAP + width)
+    if v is None or v.start() > m.end() + _GAP or "\n" in text[m.end() : v.start()]:
         return []
-    return [d.span()]
+    return [v.span()]
+
+
+def _birth_date(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
+    return _after(_DATE, 20, text, m)
 
 
 # --- passports -----------------------------------------------------------------------------
@@ -190,10 +202,7 @@ _PASSPORT_NO = re.compile(r"(?<![A-Za-z0-9])(?=(?:[A-Za-z]*\d){2})[A-Za-z0-9]{6,
 
 
 def _passport(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    p = _PASSPORT_NO.search(text, m.end(), m.end() + 24 + 9)
-    if p is None or p.start() > m.end() + 24 or "\n" in text[m.end() : p.start()]:
-        return []
-    return [p.span()]
+    return _after(_PASSPORT_NO, 9, text, m)
 
 
 # --- postal addresses ----------------------------------------------------------------------
