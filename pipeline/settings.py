@@ -225,6 +225,52 @@ class TopicsConfig(BaseModel):
     replication_factor: int = Field(default=1, ge=1)
 
 
+class SanitizerConfig(BaseModel):
+    """What the sanitizer accepts, and its clock-skew watch (``AUDITPIPE_SANITIZER__*``).
+    A record outside a limit goes to the DLQ with the reason code named here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_event_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="raw value size (oversize_event)"
+    )
+    max_field_bytes: int = Field(
+        default=32 * 1024, ge=64, description="UTF-8 size of any one string (oversize_field)"
+    )
+    max_entries: int = Field(
+        default=1000, ge=32, description="entries of any map or list (too_many_entries)"
+    )
+    max_future_s: float = Field(
+        default=3600.0, ge=0, description="how far ts may be ahead of the clock (ts_future)"
+    )
+    max_age_s: float = Field(
+        default=30 * 86400.0, gt=0, description="how far ts may be behind the clock (ts_past)"
+    )
+    dedup_window: int = Field(
+        default=10_000,
+        ge=0,
+        description="event ids remembered per partition to drop duplicates (0: off)",
+    )
+    skew_threshold_s: float = Field(
+        default=120.0, gt=0, description="clock skew of a service that raises a SYSTEM alert"
+    )
+    skew_window_s: float = Field(
+        default=3600.0, gt=0, description="at most one skew alert per service per window"
+    )
+    skew_min_events: int = Field(
+        default=3, ge=1, description="events of a window before its skew is judged"
+    )
+    skew_max_services: int = Field(
+        default=1000, ge=1, description="services whose skew is tracked at once (memory bound)"
+    )
+    registry_retry_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="how long a record waits for an unreachable schema registry before the "
+        "worker stops (uncommitted, so nothing is lost)",
+    )
+
+
 class ArchiveConfig(BaseModel):
     """The archiver: buckets, signing key, batching."""
 
@@ -282,6 +328,7 @@ class Settings(BaseSettings):
     dlq_key_id: str = "dlq-k1"
     geo_mmdb: Path | None = Field(default=None, description="optional .mmdb country database")
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    sanitizer: SanitizerConfig = Field(default_factory=SanitizerConfig)
     health: HealthConfig = Field(
         default_factory=HealthConfig, description="/healthz, /readyz, /metrics server"
     )

@@ -5,6 +5,11 @@ encrypted: ``raw`` holds ``nonce || AES-256-GCM(raw)`` under a DLQ key named by 
 with the source coordinates as associated data (a ciphertext moved to another record does not
 decrypt). ``reason`` comes from our exceptions, which name the field and the rule, never the
 value.
+
+Every dead letter carries a reason code, a closed vocabulary (:class:`Reason`), in
+``headers["reason_code"]``: what an operator filters and alerts on, and what the tests assert.
+A reason text starts with its code (``"oversize_event: 70000 bytes, the limit is 65536"``);
+an error raised without one gets the code of its type (:func:`reason_code`).
 """
 
 from __future__ import annotations
@@ -13,13 +18,51 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pipeline.errors import ConfigError, MessageError
+from pipeline.errors import ConfigError, DeserializationError, InvalidEventError, MessageError
 
 _NONCE = 12
+REASON_HEADER = "reason_code"
+
+
+class Reason(StrEnum):
+    """Why a record was dead-lettered (README, "Dead letters")."""
+
+    OVERSIZE_EVENT = "oversize_event"  # the raw value is longer than the event limit
+    NO_SCHEMA_ID = "no_schema_id"  # not Confluent framing: empty, too short, bad magic byte
+    UNKNOWN_SCHEMA_ID = "unknown_schema_id"  # the registry has no schema with that id
+    WRONG_SUBJECT = "wrong_subject"  # the writer schema is another record (or no record)
+    TOO_DEEP = "too_deep"  # the writer schema nests deeper than any event can
+    MISSING_FIELD = "missing_field"  # a required field is absent or empty
+    WRONG_TYPE = "wrong_type"  # a field's writer type does not resolve to the event's
+    UNDECODABLE = "undecodable"  # the Avro body does not decode (truncated, trailing bytes)
+    INVALID_UTF8 = "invalid_utf8"  # a string is not UTF-8
+    NUL_BYTE = "nul_byte"  # a string holds U+0000
+    OVERSIZE_FIELD = "oversize_field"  # a string is longer than the field limit
+    TOO_MANY_ENTRIES = "too_many_entries"  # a map or a list has more entries than the limit
+    TS_FUTURE = "ts_future"  # ts later than now plus the allowed lead
+    TS_PAST = "ts_past"  # ts earlier than now minus the allowed age
+    NO_KEY = "no_key"  # the raw record has no key (raw topics are keyed by actor)
+    INVALID_EVENT = "invalid_event"  # any other validation failure
+    PROCESSING_FAILED = "processing_failed"  # enrich, scrub or encode failed
+
+
+_BY_TYPE = {DeserializationError: Reason.UNDECODABLE, InvalidEventError: Reason.INVALID_EVENT}
+
+
+def reason_code(error: MessageError) -> Reason:
+    """The code a reason text starts with, else the default of the error's type."""
+    head = error.reason.split(":", 1)[0]
+    if head in Reason.__members__.values():
+        return Reason(head)
+    for kind, code in _BY_TYPE.items():
+        if isinstance(error, kind):
+            return code
+    return Reason.PROCESSING_FAILED
 
 
 @dataclass(frozen=True)
@@ -77,7 +120,8 @@ def dead_letter(
     source_timestamp: datetime | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The DeadLetter datum (schemas/dlq_envelope.avsc) for a per-message error."""
+    """The DeadLetter datum (schemas/dlq_envelope.avsc) for a per-message error; its reason
+    code in ``headers["reason_code"]``."""
     raw = error.raw if error.raw is not None else b""
     return {
         "dlq_id": str(uuid.uuid4()),
@@ -94,5 +138,5 @@ def dead_letter(
         else encrypt_raw(key, message_key, error.topic, error.partition, error.offset),
         "raw": encrypt_raw(key, raw, error.topic, error.partition, error.offset),
         "raw_key_id": key.key_id,
-        "headers": dict(headers or {}),
+        "headers": {**(headers or {}), REASON_HEADER: reason_code(error).value},
     }

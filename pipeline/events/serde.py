@@ -12,18 +12,28 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 from typing import Any
 
 import fastavro
 import orjson
 from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
 from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro.read import SchemaResolutionError
 
-from pipeline.errors import DeserializationError
+from pipeline.errors import DeserializationError, RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema, schema_text
+from pipeline.events.writers import parse_writer
 
 MAGIC_BYTE = 0
+MAX_CACHED = 1024  # schema ids per serde (verdicts and unknown ids each)
+UNKNOWN_TTL_S = 60.0
+
+
+class RegistryUnavailableError(RetryableError):
+    """The schema registry did not answer (down, 5xx): retry; the record is not at fault."""
 
 
 def registry_client(url: str) -> SchemaRegistryClient:
@@ -34,7 +44,9 @@ def registry_client(url: str) -> SchemaRegistryClient:
 def schema_id_of(data: bytes) -> int:
     """The registry schema id of a Confluent wire-format message."""
     if len(data) < 5 or data[0] != MAGIC_BYTE:
-        raise DeserializationError("not Confluent wire format (bad magic byte or too short)")
+        raise DeserializationError(
+            "no_schema_id: not Confluent wire format (bad magic byte or too short)"
+        )
     return int(struct.unpack(">I", data[1:5])[0])
 
 
@@ -64,7 +76,9 @@ class AvroSerde:
         self._client = client
         self._reader = parsed_schema(schema_name)
         self._reader_doc = raw_schema(schema_name)
-        self._writers: dict[int, tuple[Any, Any]] = {}
+        self._text = text
+        self._writers: dict[int, tuple[Any, Any] | str] = {}  # pair, or why refused
+        self._unknown: dict[int, float] = {}  # schema id -> monotonic time to ask again
 
     def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
         out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
@@ -79,40 +93,91 @@ class AvroSerde:
         partition: int | None = None,
         offset: int | None = None,
     ) -> dict[str, Any]:
+        """The datum of a Confluent wire-format value. A bad value raises
+        ``DeserializationError`` whose reason starts with its code (``pipeline.events.dlq``:
+        no_schema_id, unknown_schema_id, wrong_subject, too_deep, missing_field, wrong_type,
+        invalid_utf8, undecodable); a registry that does not answer raises
+        ``RegistryUnavailableError`` (retryable: the record is fine, the registry is not)."""
+
+        def bad(reason: str) -> DeserializationError:
+            return DeserializationError(
+                reason, topic=topic, partition=partition, offset=offset, raw=data
+            )
+
         try:
             writer, reader = self._schemas_for(schema_id_of(data))
-            datum = fastavro.schemaless_reader(io.BytesIO(data[5:]), writer, reader)
+            buf = io.BytesIO(data)
+            buf.seek(5)
+            datum = fastavro.schemaless_reader(buf, writer, reader)
+            if buf.tell() != len(data):
+                raise DeserializationError("undecodable: bytes left after the event")
         except DeserializationError as exc:
-            raise DeserializationError(
-                exc.reason, topic=topic, partition=partition, offset=offset, raw=data
-            ) from None
+            raise bad(exc.reason) from None
+        except RegistryUnavailableError:
+            raise
         except Exception as exc:  # the registry client and fastavro raise many types
             # the type only: the text of a decoding error may quote the producer's data or
             # its writer schema (an enum symbol, a field name), and reasons reach the logs
-            raise DeserializationError(
-                f"cannot decode Avro value: {type(exc).__name__}",
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                raw=data,
-            ) from exc
+            raise bad(_decode_reason(exc)) from exc
         if not isinstance(datum, dict):
-            raise DeserializationError(
-                "decoded value is not a record", topic=topic, partition=partition, offset=offset
-            )
+            raise bad("wrong_subject: decoded value is not a record")
         return datum
 
     def _schemas_for(self, schema_id: int) -> tuple[Any, Any]:
         """(writer, reader) for a schema id; reader is None when it is our own schema, which
-        spares fastavro a schema resolution per record (5x faster)."""
+        spares fastavro a schema resolution per record (5x faster). Verdicts are cached per
+        id, a refused writer schema too, so a stream of bad records costs one registry call;
+        an unknown id is asked again after ``UNKNOWN_TTL_S`` (it may be registered since)."""
         pair = self._writers.get(schema_id)
-        if pair is None:
+        if isinstance(pair, str):
+            raise DeserializationError(pair)
+        if pair is not None:
+            return pair
+        now = time.monotonic()
+        if self._unknown.get(schema_id, 0.0) > now:
+            raise DeserializationError(f"unknown_schema_id: no schema with id {schema_id}")
+        try:
             registered = self._client.get_schema(schema_id)
-            doc = orjson.loads(registered.schema_str or "null")
-            writer = fastavro.parse_schema(doc)
-            pair = (writer, None) if doc == self._reader_doc else (writer, self._reader)
-            self._writers[schema_id] = pair
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                _remember(self._unknown, schema_id, now + UNKNOWN_TTL_S)
+                raise DeserializationError(
+                    f"unknown_schema_id: no schema with id {schema_id}"
+                ) from None
+            raise RegistryUnavailableError(
+                f"schema registry answered HTTP {exc.http_status_code} for schema {schema_id}"
+            ) from None
+        except Exception as exc:
+            raise RegistryUnavailableError(
+                f"schema registry unreachable ({type(exc).__name__})"
+            ) from None
+        text = registered.schema_str or "null"
+        try:
+            writer = parse_writer(text, self._reader)
+        except DeserializationError as exc:
+            _remember(self._writers, schema_id, exc.reason)
+            raise
+        same = text == self._text or orjson.loads(text) == self._reader_doc
+        pair = (writer, None) if same else (writer, self._reader)
+        _remember(self._writers, schema_id, pair)
         return pair
+
+
+def _remember(cache: dict[int, Any], key: int, value: Any) -> None:
+    """Insert into a cache bounded to ``MAX_CACHED`` entries (the oldest goes first): a hostile
+    producer registering schema after schema cannot grow a worker's memory."""
+    cache[key] = value
+    while len(cache) > MAX_CACHED:
+        del cache[next(iter(cache))]
+
+
+def _decode_reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid_utf8: cannot decode Avro value: a string is not UTF-8 ({name})"
+    if isinstance(exc, SchemaResolutionError):
+        return f"wrong_type: cannot decode Avro value: a value does not fit the schema ({name})"
+    return f"undecodable: cannot decode Avro value: {name}"
 
 
 class GenericAvroDecoder:

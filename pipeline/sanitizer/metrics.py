@@ -3,7 +3,7 @@ topic), never values from an event."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class SanitizerMetrics:
@@ -16,14 +16,31 @@ class SanitizerMetrics:
         )
         self.dead_letters = Counter(
             "auditpipe_sanitizer_dead_letters",
-            "records sent to the DLQ, by error type",
-            ["error_type"],
+            "records sent to the DLQ, by error type and reason code (pipeline.events.dlq.Reason)",
+            ["error_type", "reason"],
             registry=registry,
         )
         self.redactions = Counter(
             "auditpipe_sanitizer_redactions",
             "values treated by the scrubber, by detector kind and treatment",
             ["kind", "treatment"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "auditpipe_sanitizer_duplicates",
+            "records dropped because their event id is in the partition's recent-id window",
+            registry=registry,
+        )
+        self.clock_skew = Gauge(
+            "auditpipe_sanitizer_clock_skew_seconds",
+            "clock skew of a service in the current window (positive: its clock is behind); "
+            "services outside the service catalog are labelled 'other'",
+            ["service"],
+            registry=registry,
+        )
+        self.skew_alerts = Counter(
+            "auditpipe_sanitizer_skew_alerts",
+            "SYSTEM clock-skew alerts raised",
             registry=registry,
         )
         self.latency = Histogram(

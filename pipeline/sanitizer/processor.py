@@ -1,31 +1,41 @@
 """One raw record in, one scrubbed event (or one dead letter) out. No Kafka here: the same
 processor runs in the streaming stage (pipeline.kafka.stage.BatchStage) and in tests.
 
-Order: decode + validate → enrich (needs the raw IP) → scrub → encode. Any failure of one
-record becomes a dead letter with the reason and the raw bytes encrypted; nothing raises out
-of ``process``, so a malformed message never stops the worker, and nothing unscrubbed is
-ever written to the events topic.
+Order: size check → decode (the writer schema judged once per id) → checks of the datum
+(``guard``: strings, maps, required ids, ``ts``, key) → drop a repeated event id (``dedup``) →
+enrich (needs the raw IP) → scrub → encode → clock-skew watch (``skew``: may add a SYSTEM alert
+to the outputs, so it is acknowledged before the input offset is committed, like the event).
+Any failure of one record becomes a dead letter with a reason code, the reason and the raw
+bytes encrypted; nothing raises out of ``process`` for a bad record, so a malformed message
+never stops the worker, and nothing unscrubbed is ever written to the events topic. The one
+exception is a schema registry that does not answer: the record is fine, so it waits (up to
+``registry_retry_s``), then the worker stops without committing it.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import fastavro
-from confluent_kafka import Message
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Message
 
-from pipeline.errors import MessageError, ProcessingError
-from pipeline.events.dlq import DlqKey, dead_letter
+from pipeline.errors import InvalidEventError, MessageError, ProcessingError
+from pipeline.events.dlq import DlqKey, dead_letter, reason_code
 from pipeline.events.schemas import raw_schema
-from pipeline.events.serde import AvroSerde
+from pipeline.events.serde import AvroSerde, RegistryUnavailableError
 from pipeline.kafka.stage import Output
+from pipeline.sanitizer.dedup import RecentIds
+from pipeline.sanitizer.guard import Guard
 from pipeline.sanitizer.metrics import SanitizerMetrics
+from pipeline.sanitizer.skew import SkewWatch
 from pipeline.sanitizer.transform import Enrich, Transform, sanitize
+from pipeline.settings import SanitizerConfig
 
 __all__ = ["FastEncoder", "SanitizerCounters", "SanitizerProcessor", "Transform"]
 
@@ -36,7 +46,9 @@ log = logging.getLogger(__name__)
 class SanitizerCounters:
     events_in: int = 0
     events_out: int = 0
+    duplicates: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)  # by error type
+    reasons: dict[str, int] = field(default_factory=dict)  # by reason code
 
 
 class FastEncoder:
@@ -63,6 +75,19 @@ class FastEncoder:
         return buf.getvalue()
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SkewSink:
+    """Where clock-skew alerts go: the watch, the alerts topic and its serde."""
+
+    watch: SkewWatch
+    serde: AvroSerde
+    topic: str
+
+
 class SanitizerProcessor:
     def __init__(
         self,
@@ -75,6 +100,9 @@ class SanitizerProcessor:
         events_topic: str,
         dlq_topic: str,
         metrics: SanitizerMetrics | None = None,
+        config: SanitizerConfig | None = None,
+        skew: SkewSink | None = None,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.events_serde = events_serde
         self.dlq_serde = dlq_serde
@@ -85,6 +113,11 @@ class SanitizerProcessor:
         self.dlq_topic = dlq_topic
         self.counters = SanitizerCounters()
         self.metrics = metrics
+        self.config = config or SanitizerConfig()
+        self.guard = Guard(self.config)
+        self.recent = RecentIds(self.config.dedup_window)
+        self.skew = skew
+        self.clock = clock
         self._encode = FastEncoder(events_serde, events_topic)
         self._redactions: dict[tuple[str, str], Any] = {}  # labelled counters, looked up once
 
@@ -96,7 +129,18 @@ class SanitizerProcessor:
         if self.metrics is not None:
             self.metrics.events_in.inc()
         try:
-            datum = self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
+            self.guard.check_size(raw)
+            datum = self._decode(raw, topic, partition, offset)
+            now = self.clock()
+            self.guard.check_event(datum, now)
+            if msg.key() is None:
+                raise InvalidEventError("no_key: the record has no key (raw topics are keyed)")
+            digest = self.recent.digest(str(datum["event_id"]))
+            if self.recent.seen(topic, partition or 0, digest):
+                self.counters.duplicates += 1
+                if self.metrics is not None:
+                    self.metrics.duplicates.inc()
+                return []
             ts_type, ts_ms = msg.timestamp()
             received = datetime.fromtimestamp(ts_ms / 1000, UTC) if ts_type else None
             try:
@@ -107,18 +151,52 @@ class SanitizerProcessor:
             except Exception as exc:
                 # the exception text may quote the value: keep only its type
                 raise ProcessingError(
-                    f"{type(exc).__name__} while enriching/scrubbing/encoding",
+                    f"processing_failed: {type(exc).__name__} while enriching/scrubbing/encoding",
                     topic=topic,
                     partition=partition,
                     offset=offset,
                     raw=raw,
                 ) from None
+            self.recent.add(topic, partition or 0, digest)
             self.counters.events_out += 1
             if self.metrics is not None:
                 self._observe(clean, received)
-            return [Output(self.events_topic, str(clean["actor"]["id"]).encode(), value)]
+            out = [Output(self.events_topic, str(clean["actor"]["id"]).encode(), value)]
+            if self.skew is not None:
+                arrived = received if ts_type == TIMESTAMP_LOG_APPEND_TIME and received else now
+                out.extend(self._skew(self.skew, clean, arrived))
+            return out
         except MessageError as exc:
             return [self._dead_letter(exc, msg, topic, partition, offset, raw)]
+
+    def _decode(self, raw: bytes, topic: str, partition: int | None, offset: int | None) -> Any:
+        """The datum; waits for a registry that does not answer, up to ``registry_retry_s``."""
+        deadline = time.monotonic() + self.config.registry_retry_s
+        pause = 0.5
+        while True:
+            try:
+                return self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
+            except RegistryUnavailableError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning(
+                    "schema registry unavailable; waiting",
+                    extra={"reason": exc.args[0], "retry_in_s": pause},
+                )
+                time.sleep(pause)  # backoff of a retry: the registry is what is waited for
+                pause = min(pause * 2, 10.0)
+
+    @staticmethod
+    def _skew(sink: SkewSink, clean: dict[str, Any], arrived: datetime) -> list[Output]:
+        alert = sink.watch.observe(clean, arrived)
+        if alert is None:
+            return []
+        log.warning(
+            "clock skew alert",
+            extra={"rule_id": alert["rule_id"], "alert_id": alert["alert_id"]},
+        )
+        value = sink.serde.serialize(alert, sink.topic)
+        return [Output(sink.topic, alert["dedup_key"].encode(), value)]
 
     def _observe(self, clean: dict[str, Any], received: datetime | None) -> None:
         assert self.metrics is not None
@@ -143,13 +221,20 @@ class SanitizerProcessor:
     ) -> Output:
         if exc.raw is None or exc.topic is None:
             exc = type(exc)(exc.reason, topic=topic, partition=partition, offset=offset, raw=raw)
-        kind = type(exc).__name__
+        kind, code = type(exc).__name__, reason_code(exc).value
         self.counters.dead_letters[kind] = self.counters.dead_letters.get(kind, 0) + 1
+        self.counters.reasons[code] = self.counters.reasons.get(code, 0) + 1
         if self.metrics is not None:
-            self.metrics.dead_letters.labels(kind).inc()
+            self.metrics.dead_letters.labels(kind, code).inc()
         log.warning(
             "record dead-lettered",
-            extra={"reason": exc.reason, "topic": topic, "partition": partition, "offset": offset},
+            extra={
+                "reason": exc.reason,
+                "reason_code": code,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+            },
         )
         ts_type, ts_ms = msg.timestamp()
         letter = dead_letter(

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from pipeline.enrich.enricher import load_enricher
 from pipeline.errors import ConfigError
 from pipeline.events.dlq import DlqKey
-from pipeline.events.schemas import AUDIT_EVENT, DLQ_ENVELOPE
+from pipeline.events.schemas import ALERT, AUDIT_EVENT, DLQ_ENVELOPE
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
@@ -21,7 +21,8 @@ from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.ops.stage import serve_stage
 from pipeline.sanitizer.metrics import SanitizerMetrics
-from pipeline.sanitizer.processor import SanitizerProcessor, Transform
+from pipeline.sanitizer.processor import SanitizerProcessor, SkewSink, Transform
+from pipeline.sanitizer.skew import SkewWatch
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ def build_processor(
 ) -> SanitizerProcessor:
     enricher = load_enricher(settings.rules_dir / "services.yaml", settings.geo_mmdb)
     client = registry_client(settings.registry_url)
+    watch = SkewWatch(
+        settings.sanitizer,
+        frozenset(enricher.catalog.services),
+        metrics.clock_skew if metrics is not None else None,
+        metrics.skew_alerts if metrics is not None else None,
+    )
     return SanitizerProcessor(
         events_serde=AvroSerde(client, AUDIT_EVENT),
         dlq_serde=AvroSerde(client, DLQ_ENVELOPE),
@@ -56,6 +63,8 @@ def build_processor(
         events_topic=settings.topics.events,
         dlq_topic=settings.topics.dlq,
         metrics=metrics,
+        config=settings.sanitizer,
+        skew=SkewSink(watch, AvroSerde(client, ALERT), settings.topics.alerts),
     )
 
 

@@ -148,6 +148,7 @@ def test_offline_sanitize_equals_the_streaming_processor() -> None:
         dlq_key=DlqKey("k1", os.urandom(32)),
         events_topic="audit.events",
         dlq_topic="audit.dlq",
+        clock=lambda: datetime(2026, 11, 1, 10, 5, tzinfo=UTC),  # the golden event's ts + 5 min
     )
     datum = jsonform.from_json(SCHEMA, _event())
     ts_ms = 1_793_000_000_000
@@ -155,6 +156,7 @@ def test_offline_sanitize_equals_the_streaming_processor() -> None:
         topic="audit.raw.billing",
         partition=0,
         offset=1,
+        key=b"actor",
         value=events.serialize(datum, "audit.raw.billing"),
         timestamp=(1, ts_ms),
     )

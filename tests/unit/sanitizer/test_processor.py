@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = parsed_schema(AUDIT_EVENT)
 KEY = DlqKey("k1", os.urandom(32))
 EMAIL = "alice@example.com"
+NOW = datetime(2026, 11, 1, 10, 5, tzinfo=UTC)  # the golden event's ts + 5 minutes
 
 
 def toy_scrub(datum: dict[str, Any]) -> dict[str, Any]:
@@ -46,14 +48,17 @@ def setup() -> tuple[SanitizerProcessor, AvroSerde, AvroSerde]:
         dlq_key=KEY,
         events_topic="audit.events",
         dlq_topic="audit.dlq",
+        clock=lambda: NOW,
     )
     return proc, events, dlq
 
 
-def _raw_event(events: AvroSerde) -> bytes:
+def _raw_event(events: AvroSerde, event_id: str | None = None) -> bytes:
     golden = orjson.loads((ROOT / "tests" / "golden" / "audit_event.json").read_bytes())
     golden["actor"]["id"] = EMAIL
     golden.pop("pipeline")
+    if event_id is not None:
+        golden["event_id"] = event_id
     return events.serialize(jsonform.from_json(SCHEMA, golden), "audit.raw.billing")
 
 
@@ -109,7 +114,8 @@ def test_a_failing_scrub_dead_letters_without_the_exception_text(setup: Any) -> 
     [out] = proc.process(_msg(_raw_event(events)))
     letter = dlq.deserialize(out.value, "audit.dlq")
     assert letter["error_type"] == "ProcessingError"
-    assert letter["reason"] == "ValueError while enriching/scrubbing/encoding"
+    assert letter["reason"] == "processing_failed: ValueError while enriching/scrubbing/encoding"
+    assert letter["headers"] == {"reason_code": "processing_failed"}
     assert EMAIL not in letter["reason"]
 
 
@@ -127,7 +133,8 @@ def test_metrics_count_in_out_and_dead_letters_by_type(setup: Any) -> None:
     assert registry.get_sample_value("auditpipe_sanitizer_events_out_total") == 1
     assert (
         registry.get_sample_value(
-            "auditpipe_sanitizer_dead_letters_total", {"error_type": "DeserializationError"}
+            "auditpipe_sanitizer_dead_letters_total",
+            {"error_type": "DeserializationError", "reason": "no_schema_id"},
         )
         == 1
     )
@@ -165,7 +172,7 @@ def test_redaction_metrics_count_each_kind_through_cached_children(setup: Any) -
     registry = CollectorRegistry()
     proc.metrics = SanitizerMetrics(registry)
     proc.scrub = remarks
-    for _ in range(3):
-        proc.process(_msg(_raw_event(events)))
+    for i in range(3):
+        proc.process(_msg(_raw_event(events, f"e{i}")))
     labels = {"kind": "email", "treatment": "redact"}
     assert registry.get_sample_value("auditpipe_sanitizer_redactions_total", labels) == 6
