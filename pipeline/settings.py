@@ -232,10 +232,10 @@ class SanitizerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_event_bytes: int = Field(
-        default=256 * 1024, ge=1024, description="raw value size (oversize_event)"
+        default=64 * 1024, ge=1024, description="raw value size (oversize_event)"
     )
     max_field_bytes: int = Field(
-        default=32 * 1024, ge=64, description="UTF-8 size of any one string (oversize_field)"
+        default=16 * 1024, ge=64, description="UTF-8 size of any one string (oversize_field)"
     )
     max_entries: int = Field(
         default=1000, ge=32, description="entries of any map or list (too_many_entries)"

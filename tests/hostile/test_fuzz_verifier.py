@@ -1,6 +1,8 @@
 """Hypothesis fuzzing of the verifier (issue 16): any corruption of a signed archive is reported,
 never crashes ``verify`` and never leaves it OK; any mutation of a field of an inclusion proof
-makes ``verify_proof`` fail, never crash."""
+makes ``verify_proof`` fail, never crash. Added for issue 18: an *inserted* object (promise 3
+names insertion), proofs with required fields removed, and the ``verify-proof`` command itself
+on any mutation of a proof file (exit 1 or 2, never 0, never a traceback)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -24,7 +27,9 @@ from pipeline.archive.format.ocf import read_ocf
 from pipeline.archive.format.store import FileStore
 from pipeline.archive.verify.proof import prove, verify_proof
 from pipeline.archive.verify.verify import verify
-from tests.hostile.archives import HEARTBEAT_S, bodies, streaming_archive
+from pipeline.cli.safe import EXIT_FAILED, EXIT_UNUSABLE
+from tests.hostile.archives import HEARTBEAT_S, bodies, streaming_archive, write_public_key
+from tests.hostile.conftest import Cli
 
 SIGNER = Signer.generate()
 RING = Keyring([SIGNER.public_key()])
@@ -176,3 +181,89 @@ def test_verify_proof_fails_on_any_changed_character(
     else:
         mutated[field] = new
     assert verify_proof(mutated, RING)
+
+
+# --- issue 18: insertion, removed fields, the command ---------------------------------------
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from(["copy", "rename"]))
+def test_verify_reports_an_inserted_object(template: Path, which: int, at: int, how: str) -> None:
+    """A file copied to a new key beside another (same prefix, a key that sorts anywhere)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "a"
+        shutil.copytree(template, root)
+        files = _files(root)
+        src, beside = files[which % len(files)], files[at % len(files)]
+        stem = beside.name.split(".", 1)
+        new = beside.with_name(f"{stem[0]}0{'.' + stem[1] if len(stem) > 1 else ''}")
+        assume(not new.exists())
+        if how == "copy":
+            new.write_bytes(src.read_bytes())
+        else:  # the same object under another name: the old one gone
+            src.rename(new)
+        assert not verify(FileStore(root, fsync=False), RING).ok
+
+
+@FUZZ
+@given(st.data())
+def test_verify_proof_fails_when_fields_are_removed(
+    proof: dict[str, Any], data: st.DataObject
+) -> None:
+    """Every field but the two derived from ``leaf`` (``leaf_hash`` and the decoded ``event``:
+    optional, checked against the leaf when present, printed by nothing) is required."""
+    required = sorted(set(proof) - {"leaf_hash", "event"})
+    gone = data.draw(st.sets(st.sampled_from(required), min_size=1))
+    assert verify_proof({k: v for k, v in proof.items() if k not in gone}, RING)
+
+
+json_any = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def public_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_public_key(SIGNER, tmp_path_factory.mktemp("pub") / "archive.pub")
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=200).map(lambda b: ("bytes", b)),
+        json_any.map(lambda v: ("json", v)),
+        st.tuples(st.sampled_from(["drop", "null", "swap"]), st.integers(0, 100)),
+    )
+)
+def test_the_verify_proof_command_never_says_ok_nor_crashes_on_a_mutated_file(
+    cli: Cli, proof: dict[str, Any], public_key: Path, mutation: tuple[str, Any]
+) -> None:
+    kind, arg = mutation
+    if kind == "bytes":
+        content = arg
+    elif kind == "json":
+        content = orjson.dumps(arg)
+    else:
+        keys = sorted(set(proof) - {"leaf_hash", "event"})  # optional, see above
+        k, other = keys[arg % len(keys)], keys[(arg + 1) % len(keys)]
+        doc = dict(proof)
+        if kind == "drop":
+            doc.pop(k)
+        elif kind == "null":
+            doc[k] = None
+        else:
+            doc[k], doc[other] = doc[other], doc[k]
+            assume(doc[k] != doc[other])
+        content = orjson.dumps(doc)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "proof.json"
+        path.write_bytes(content)
+        r = cli("verify-proof", str(path), "--public-key", str(public_key))
+    assert r.code in (EXIT_FAILED, EXIT_UNUSABLE), r.text[-2000:]
+    r.check(r.code)
