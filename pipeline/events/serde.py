@@ -16,11 +16,15 @@ from typing import Any
 
 import fastavro
 import orjson
-from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
+from confluent_kafka.schema_registry import (
+    SchemaRegistryClient,
+    SchemaRegistryError,
+    record_subject_name_strategy,
+)
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from pipeline.errors import DeserializationError
+from pipeline.errors import DeserializationError, RegistryUnavailableError
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema, schema_text
 
 MAGIC_BYTE = 0
@@ -29,6 +33,24 @@ MAGIC_BYTE = 0
 def registry_client(url: str) -> SchemaRegistryClient:
     """A registry client; a `mock://` URL gives confluent-kafka's in-memory mock (offline tools)."""
     return SchemaRegistryClient.new_client({"url": url})
+
+
+def _answered(exc: Exception) -> bool:
+    """Whether the registry answered (a 4xx about the request: the data's fault) rather than
+    failed to (connection refused, timeout, 5xx: its own)."""
+    if isinstance(exc, SchemaRegistryError):
+        code = exc.http_status_code
+        return 400 <= code < 500 and code not in (408, 429)
+    return False
+
+
+def registry_reachable(client: SchemaRegistryClient) -> bool:
+    """Whether the registry answers a cheap request (the subjects list)."""
+    try:
+        client.get_subjects()
+    except Exception:
+        return False
+    return True
 
 
 def schema_id_of(data: bytes) -> int:
@@ -67,7 +89,18 @@ class AvroSerde:
         self._writers: dict[int, tuple[Any, Any]] = {}
 
     def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
-        out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        """The wire-format value; ``RegistryUnavailableError`` when the registry was needed (the
+        first call registers or looks up the schema) and could not be reached."""
+        try:
+            out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        except Exception as exc:
+            # the serializer raises one way for a bad datum and for a registry that is down:
+            # asking the registry something cheap tells them apart (only on this error path)
+            if not _answered(exc) and not registry_reachable(self._client):
+                raise RegistryUnavailableError(
+                    f"schema registry unreachable: {type(exc).__name__}"
+                ) from exc
+            raise
         assert out is not None
         return bytes(out)
 
@@ -86,6 +119,8 @@ class AvroSerde:
             raise DeserializationError(
                 exc.reason, topic=topic, partition=partition, offset=offset, raw=data
             ) from None
+        except RegistryUnavailableError:
+            raise  # the record is not at fault: the caller retries it
         except Exception as exc:  # the registry client and fastavro raise many types
             # the type only: the text of a decoding error may quote the producer's data or
             # its writer schema (an enum symbol, a field name), and reasons reach the logs
@@ -107,7 +142,14 @@ class AvroSerde:
         spares fastavro a schema resolution per record (5x faster)."""
         pair = self._writers.get(schema_id)
         if pair is None:
-            registered = self._client.get_schema(schema_id)
+            try:
+                registered = self._client.get_schema(schema_id)
+            except Exception as exc:
+                if _answered(exc):
+                    raise  # e.g. 404: an unknown schema id, the record's fault
+                raise RegistryUnavailableError(
+                    f"schema registry unreachable: {type(exc).__name__}"
+                ) from exc
             doc = orjson.loads(registered.schema_str or "null")
             writer = fastavro.parse_schema(doc)
             pair = (writer, None) if doc == self._reader_doc else (writer, self._reader)

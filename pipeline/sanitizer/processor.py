@@ -3,8 +3,9 @@ processor runs in the streaming stage (pipeline.kafka.stage.BatchStage) and in t
 
 Order: decode + validate → enrich (needs the raw IP) → scrub → encode. Any failure of one
 record becomes a dead letter with the reason and the raw bytes encrypted; nothing raises out
-of ``process``, so a malformed message never stops the worker, and nothing unscrubbed is
-ever written to the events topic.
+of ``process`` for a bad record, so a malformed message never stops the worker, and nothing
+unscrubbed is ever written to the events topic. The one exception is a ``RetryableError`` (the
+schema registry unreachable), which is not the record's fault: the stage retries the record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import fastavro
 from confluent_kafka import Message
 
-from pipeline.errors import MessageError, ProcessingError
+from pipeline.errors import MessageError, ProcessingError, RetryableError
 from pipeline.events.dlq import DlqKey, dead_letter
 from pipeline.events.schemas import raw_schema
 from pipeline.events.serde import AvroSerde
@@ -102,8 +103,8 @@ class SanitizerProcessor:
             try:
                 clean = sanitize(datum, enrich=self.enrich, scrub=self.scrub, received=received)
                 value = self._encode(clean)
-            except MessageError:
-                raise
+            except (MessageError, RetryableError):
+                raise  # a registry outage (encoding registers the schema once) is retried
             except Exception as exc:
                 # the exception text may quote the value: keep only its type
                 raise ProcessingError(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import ahocorasick
 import fastavro
 import orjson
 from confluent_kafka import TopicPartition
@@ -152,14 +153,20 @@ def tally_archive(
 
 
 def leaks(seeded: Iterable[str], blobs: Iterable[bytes]) -> set[str]:
-    """The seeded values found in any of ``blobs``."""
-    values = {v.encode() for v in seeded}
-    found: set[bytes] = set()
+    """The seeded values found in any of ``blobs`` (one Aho-Corasick pass over each blob: a
+    substring search per value took minutes at 50k events)."""
+    automaton = ahocorasick.Automaton()
+    for v in seeded:
+        automaton.add_word(v, v)
+    found: set[str] = set()
+    if len(automaton) == 0:
+        return found
+    automaton.make_automaton()
     for blob in blobs:
-        for v in values - found:
-            if v in blob:
-                found.add(v)
-    return {v.decode() for v in found}
+        # latin-1 maps each byte to one character: the ASCII values match byte for byte
+        for _, value in automaton.iter(blob.decode("latin-1")):
+            found.add(value)
+    return found
 
 
 _LABELS = re.compile(r"\{([^}]*)\}")

@@ -28,6 +28,7 @@ from pipeline.archive.format.s3client import s3_client
 from pipeline.demo.flow import incidents
 from pipeline.events import registry
 from pipeline.events.dlq import DlqKey
+from pipeline.events.jsonform import format_ts
 from pipeline.events.schemas import ALERT, DLQ_ENVELOPE, schema_files
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
@@ -220,9 +221,9 @@ class Run:
         name -> its event ids)."""
         cfg = self.cfg
         rng = random.Random(cfg.seed)
-        now = datetime.now(UTC)
-        span = timedelta(milliseconds=15 * cfg.events)  # the generator's clock, about
-        gen = EventGenerator(seed=cfg.seed, start=now - span - timedelta(minutes=2))
+        # event time is the wall clock at emit, as with real services: the detector's lateness
+        # (300 s) then means what it says even when the SDK spool re-sends events a minute late
+        gen = EventGenerator(seed=cfg.seed, start=datetime.now(UTC))
         planted = {}
         for n in range(4):  # each incident set at a random point of the stream
             planted[rng.randrange(max(1, cfg.events))] = f"set{n}"
@@ -241,6 +242,7 @@ class Run:
         t0 = time.monotonic()
         with AuditProducer(config) as producer:
             for i, doc in enumerate(itertools.islice(gen.events(), cfg.events)):
+                doc["ts"] = format_ts(datetime.now(UTC))
                 docs = [doc]
                 if i in planted:
                     docs += self._incident_docs(planted[i], doc, incident_ids)
@@ -269,9 +271,10 @@ class Run:
     def _incident_docs(
         tag: str, at: dict[str, Any], out: dict[str, set[str]]
     ) -> list[dict[str, Any]]:
-        """The demo's incidents, at the event time of ``at``; by incident (actor)."""
-        start = datetime.fromisoformat(at["ts"].replace("Z", "+00:00"))
-        docs = incidents(f"mallory-{tag}-{uuid.uuid4().hex[:4]}", start)
+        """The demo's incidents (spread over 100 s of event time, ending at the event time of
+        ``at``); their event ids by incident (actor)."""
+        end = datetime.fromisoformat(at["ts"].replace("Z", "+00:00"))
+        docs = incidents(f"mallory-{tag}-{uuid.uuid4().hex[:4]}", end - timedelta(seconds=100))
         for d in docs:
             d["environment"] = "e2e"
             kind = d["actor"]["id"].split("@")[0].rsplit(".", 1)[1]
