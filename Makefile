@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 AP     := $(BIN)/auditpipe
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs demo test test-unit lint format bench clean
+.PHONY: help install up down status logs demo test test-unit lint format bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,13 @@ format: install ## apply ruff's fixes and formatting
 bench: install ## run the benchmarks against the local stack and print a table
 	$(AP) stack up
 	$(BIN)/python -m benchmarks
+
+EVENTS ?= 1000000
+RATE   ?= 3000
+SEED   ?=
+chaos: install ## e2e accounting at 1 M events with repeated random faults on a private stack
+	$(AP) stack fetch
+	$(BIN)/python -m tests.e2e.scenario --events $(EVENTS) --rate $(RATE) $(if $(SEED),--seed $(SEED))
 
 clean: down ## stop the stack and delete .stack/ and .venv/
 	rm -rf .stack $(VENV)

@@ -95,6 +95,11 @@ class RetryableError(PipelineError):
     """A transient failure (broker, S3, HTTP): the same call may succeed later."""
 
 
+class RegistryUnavailableError(RetryableError):
+    """The schema registry did not answer (down, restarting, 5xx): not the record's fault, so
+    the record must be retried, never dead-lettered or skipped."""
+
+
 class BackpressureError(RetryableError):
     """A buffer is full; the caller should slow down or wait, never drop silently."""
 

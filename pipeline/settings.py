@@ -263,12 +263,6 @@ class SanitizerConfig(BaseModel):
     skew_max_services: int = Field(
         default=1000, ge=1, description="services whose skew is tracked at once (memory bound)"
     )
-    registry_retry_s: float = Field(
-        default=120.0,
-        ge=0,
-        description="how long a record waits for an unreachable schema registry before the "
-        "worker stops (uncommitted, so nothing is lost)",
-    )
 
 
 class ArchiveConfig(BaseModel):

@@ -17,13 +17,16 @@ from typing import Any
 
 import fastavro
 import orjson
-from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
+from confluent_kafka.schema_registry import (
+    SchemaRegistryClient,
+    SchemaRegistryError,
+    record_subject_name_strategy,
+)
 from confluent_kafka.schema_registry.avro import AvroSerializer
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro.read import SchemaResolutionError
 
-from pipeline.errors import DeserializationError, RetryableError
+from pipeline.errors import DeserializationError, RegistryUnavailableError
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema, schema_text
 from pipeline.events.writers import parse_writer
 
@@ -32,13 +35,27 @@ MAX_CACHED = 1024  # schema ids per serde (verdicts and unknown ids each)
 UNKNOWN_TTL_S = 60.0
 
 
-class RegistryUnavailableError(RetryableError):
-    """The schema registry did not answer (down, 5xx): retry; the record is not at fault."""
-
-
 def registry_client(url: str) -> SchemaRegistryClient:
     """A registry client; a `mock://` URL gives confluent-kafka's in-memory mock (offline tools)."""
     return SchemaRegistryClient.new_client({"url": url})
+
+
+def _answered(exc: Exception) -> bool:
+    """Whether the registry answered (a 4xx about the request: the data's fault) rather than
+    failed to (connection refused, timeout, 5xx: its own)."""
+    if isinstance(exc, SchemaRegistryError):
+        code = exc.http_status_code
+        return 400 <= code < 500 and code not in (408, 429)
+    return False
+
+
+def registry_reachable(client: SchemaRegistryClient) -> bool:
+    """Whether the registry answers a cheap request (the subjects list)."""
+    try:
+        client.get_subjects()
+    except Exception:
+        return False
+    return True
 
 
 def schema_id_of(data: bytes) -> int:
@@ -81,7 +98,18 @@ class AvroSerde:
         self._unknown: dict[int, float] = {}  # schema id -> monotonic time to ask again
 
     def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
-        out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        """The wire-format value; ``RegistryUnavailableError`` when the registry was needed (the
+        first call registers or looks up the schema) and could not be reached."""
+        try:
+            out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        except Exception as exc:
+            # the serializer raises one way for a bad datum and for a registry that is down:
+            # asking the registry something cheap tells them apart (only on this error path)
+            if not _answered(exc) and not registry_reachable(self._client):
+                raise RegistryUnavailableError(
+                    f"schema registry unreachable: {type(exc).__name__}"
+                ) from exc
+            raise
         assert out is not None
         return bytes(out)
 

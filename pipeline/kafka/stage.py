@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, TopicPartition
 
+from pipeline.errors import RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 
@@ -41,8 +42,14 @@ class Output:
 
 class Processor(Protocol):
     def process(self, msg: Message) -> Sequence[Output]:
-        """Outputs for one input record; must not raise for a bad record."""
+        """Outputs for one input record; must not raise for a bad record. A ``RetryableError``
+        (a dependency such as the schema registry unreachable) makes the stage retry the
+        record, with backoff, before anything of the batch is produced or committed."""
         ...
+
+
+class _Stopped(Exception):
+    """``stop()`` came while a record waited for a dependency: leave without committing."""
 
 
 @dataclass
@@ -118,6 +125,8 @@ class BatchStage:
         try:
             while not self._stop.is_set():
                 self.run_once()
+        except _Stopped:
+            pass  # the batch in hand was neither produced nor committed: it is re-delivered
         finally:
             self._producer.flush(self.config.delivery_timeout_s)
             self._consumer.close()
@@ -130,7 +139,7 @@ class BatchStage:
             return 0
         outputs: list[Output] = []
         for msg in records:
-            outputs.extend(self.processor.process(msg))
+            outputs.extend(self._process(msg))
         self._deliver(outputs)
         self._commit(records)
         self.stats.consumed += len(records)
@@ -139,6 +148,25 @@ class BatchStage:
         if self._on_batch is not None:
             self._on_batch(self.stats)
         return len(records)
+
+    def _process(self, msg: Message) -> Sequence[Output]:
+        """The processor's outputs for ``msg``, retried while a dependency is unavailable (a
+        registry outage once dead-lettered good records or crashed the worker, found by the
+        e2e run). The consumer keeps its place: nothing after this record is committed first."""
+        attempt = 0
+        while True:
+            try:
+                return self.processor.process(msg)
+            except RetryableError as exc:
+                attempt += 1
+                self.stats.retries += 1
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning(
+                        "a dependency is unavailable; retrying the record",
+                        extra={"error": type(exc).__name__, "attempt": attempt},
+                    )
+                if self._stop.wait(min(5.0, 0.2 * 2**attempt)):
+                    raise _Stopped from exc
 
     def _next_batch(self) -> list[Message]:
         """Whatever the consumer has already fetched, up to ``batch_size``; when it has

@@ -8,15 +8,16 @@ to the outputs, so it is acknowledged before the input offset is committed, like
 Any failure of one record becomes a dead letter with a reason code, the reason and the raw
 bytes encrypted; nothing raises out of ``process`` for a bad record, so a malformed message
 never stops the worker, and nothing unscrubbed is ever written to the events topic. The one
-exception is a schema registry that does not answer: the record is fine, so it waits (up to
-``registry_retry_s``), then the worker stops without committing it.
+exception is a schema registry that does not answer (``RegistryUnavailableError``, a
+``RetryableError``): the record is fine, so it raises, and the stage
+(``pipeline.kafka.stage.BatchStage``) retries the record with backoff before anything of its
+batch is produced or committed.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,10 +26,15 @@ from typing import Any
 import fastavro
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Message
 
-from pipeline.errors import InvalidEventError, MessageError, ProcessingError
+from pipeline.errors import (
+    InvalidEventError,
+    MessageError,
+    ProcessingError,
+    RetryableError,
+)
 from pipeline.events.dlq import DlqKey, dead_letter, reason_code
 from pipeline.events.schemas import raw_schema
-from pipeline.events.serde import AvroSerde, RegistryUnavailableError
+from pipeline.events.serde import AvroSerde
 from pipeline.kafka.stage import Output
 from pipeline.sanitizer.dedup import RecentIds
 from pipeline.sanitizer.guard import Guard
@@ -130,7 +136,7 @@ class SanitizerProcessor:
             self.metrics.events_in.inc()
         try:
             self.guard.check_size(raw)
-            datum = self._decode(raw, topic, partition, offset)
+            datum = self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
             now = self.clock()
             self.guard.check_event(datum, now)
             if msg.key() is None:
@@ -146,8 +152,8 @@ class SanitizerProcessor:
             try:
                 clean = sanitize(datum, enrich=self.enrich, scrub=self.scrub, received=received)
                 value = self._encode(clean)
-            except MessageError:
-                raise
+            except (MessageError, RetryableError):
+                raise  # a registry outage (encoding registers the schema once) is retried
             except Exception as exc:
                 # the exception text may quote the value: keep only its type
                 raise ProcessingError(
@@ -168,23 +174,6 @@ class SanitizerProcessor:
             return out
         except MessageError as exc:
             return [self._dead_letter(exc, msg, topic, partition, offset, raw)]
-
-    def _decode(self, raw: bytes, topic: str, partition: int | None, offset: int | None) -> Any:
-        """The datum; waits for a registry that does not answer, up to ``registry_retry_s``."""
-        deadline = time.monotonic() + self.config.registry_retry_s
-        pause = 0.5
-        while True:
-            try:
-                return self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
-            except RegistryUnavailableError as exc:
-                if time.monotonic() + pause > deadline:
-                    raise
-                log.warning(
-                    "schema registry unavailable; waiting",
-                    extra={"reason": exc.args[0], "retry_in_s": pause},
-                )
-                time.sleep(pause)  # backoff of a retry: the registry is what is waited for
-                pause = min(pause * 2, 10.0)
 
     @staticmethod
     def _skew(sink: SkewSink, clean: dict[str, Any], arrived: datetime) -> list[Output]:

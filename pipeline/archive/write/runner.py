@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError
 from prometheus_client import CollectorRegistry
 
 from pipeline.archive.format.keys import load_private_key
@@ -21,6 +24,9 @@ from pipeline.kafka import clients
 from pipeline.ops.stage import archiver_samplers, serve_stage
 from pipeline.settings import Settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +38,33 @@ def witness_watcher(settings: Settings, region: str, prefix: str = "") -> Witnes
     s3 = s3_client(settings, other, timeout_s=2)
     store = S3ObjectLockStore(s3, settings.archive.bucket(other), prefix)
     return WitnessWatcher(store, other, settings.topics.events)
+
+
+def wait_for_bucket(
+    s3: S3Client, bucket: str, region: str, *, cap_s: float = 10.0, give_up_s: float | None = None
+) -> None:
+    """Make sure the Object Lock bucket exists, waiting for a region that cannot be reached.
+
+    A worker (re)started while its region is down waits here, backing off up to ``cap_s``,
+    instead of exiting at once (found by the e2e run: an archiver restarted during an S3
+    outage exited with an internal error, and a supervisor restarted it in a loop). An
+    answer from S3 that is an error (access denied, bad bucket) still stops the start-up.
+    ``give_up_s`` bounds the wait (None: until the region answers)."""
+    start = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            ensure_object_lock_bucket(s3, bucket, region)
+            return
+        except BotoCoreError as exc:  # no answer: connection refused, timeouts
+            if give_up_s is not None and time.monotonic() - start > give_up_s:
+                raise
+            attempt += 1
+            log.warning(
+                "region unreachable at start-up; waiting",
+                extra={"region": region, "error": type(exc).__name__, "attempt": attempt},
+            )
+            time.sleep(min(cap_s, 0.25 * 2**attempt))
 
 
 def build_stage(
@@ -51,7 +84,7 @@ def build_stage(
         )
     s3 = s3_client(settings, region, timeout_s=5)
     bucket = cfg.bucket(region)
-    ensure_object_lock_bucket(s3, bucket, region)
+    wait_for_bucket(s3, bucket, region)
     store = S3ObjectLockStore(s3, bucket, prefix, retention_days=cfg.retention_days)
     return ArchiverStage(
         clients.connection(settings, f"archiver-{region}"),

@@ -197,14 +197,13 @@ def test_tracked_services_are_bounded() -> None:
     assert len(watch._windows) == 4
 
 
-def test_an_unreachable_registry_is_waited_for_not_dead_lettered() -> None:
-    from pipeline.events.serde import RegistryUnavailableError
+def test_an_unreachable_registry_is_raised_for_a_retry_not_dead_lettered() -> None:
+    from pipeline.errors import RegistryUnavailableError
 
     proc, events, _, _ = _processor("down")
     value = encode(events, event("e", NOW), "audit.raw.x")
     fresh = AvroSerde(registry_client("http://127.0.0.1:1"), AUDIT_EVENT)
     proc.events_serde = fresh
-    proc.config = proc.config.model_copy(update={"registry_retry_s": 0.0})
     with pytest.raises(RegistryUnavailableError):
         proc.process(_msg(value, b"a", 1))
     assert proc.counters.dead_letters == {}
