@@ -127,3 +127,42 @@ def router(
         retry_base_s=retry_base,
     )
     route_runner.run(settings, config, options, metrics_port=metrics_port or None)
+
+
+@app.command(name="webhook-receiver")
+def webhook_receiver(
+    port: int = typer.Option(..., "--port", min=0, max=65535, help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    secret_file: Path = typer.Option(
+        ..., "--secret-file", help="file holding the shared webhook secret (the router's)"
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="JSON Lines file the verified deliveries are appended to"
+    ),
+    tolerance: int = typer.Option(
+        300, min=1, help="seconds a signature's timestamp may be old (replay protection)"
+    ),
+) -> None:
+    """A local signed-webhook receiver (for `run all` and the demo): verifies the router's
+    X-Auditpipe-Signature, answers 401 to an unsigned or forged request, records verified
+    deliveries to --out. Runs until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from pipeline.errors import ConfigError
+    from pipeline.runall.receiver import Receiver, ReceiverServer
+
+    settings = load_settings()
+    plog.configure(settings.log_level)
+    try:
+        secret = secret_file.read_text().strip()
+    except OSError:
+        raise ConfigError(f"cannot read the webhook secret file {secret_file}") from None
+    if not secret:
+        raise ConfigError(f"the webhook secret file {secret_file} is empty")
+    server = ReceiverServer(Receiver(secret, out, tolerance_s=tolerance), host, port).start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.close()
