@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from pipeline import logging as plog
+from pipeline.cli import run_all
 from pipeline.settings import load_settings
 
 app = typer.Typer(
@@ -160,9 +161,43 @@ def webhook_receiver(
         raise ConfigError(f"cannot read the webhook secret file {secret_file}") from None
     if not secret:
         raise ConfigError(f"the webhook secret file {secret_file} is empty")
-    server = ReceiverServer(Receiver(secret, out, tolerance_s=tolerance), host, port).start()
+    try:
+        server = ReceiverServer(Receiver(secret, out, tolerance_s=tolerance), host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    server.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     server.close()
+
+
+@app.command(name="demo-producer")
+def demo_producer(
+    topic: str = typer.Option("audit.raw.demo", "--topic", "-t", help="raw topic to write to"),
+    rate: float = typer.Option(50.0, "--rate", min=0, help="events per second (0: at once)"),
+    events: int = typer.Option(0, "--events", "-n", min=0, help="generated events (0: endless)"),
+    incident_every: float = typer.Option(
+        60.0, "--incident-every", min=0, help="seconds between injected incidents (0: none)"
+    ),
+) -> None:
+    """Generated service traffic (with the personal data real services leak) and the demo's
+    attacks, through the SDK, until SIGTERM/SIGINT or --events are sent."""
+    import signal
+    import threading
+
+    from pipeline.demo.producer import run_producer
+
+    settings = load_settings()
+    settings.require("kafka", "registry", what="the demo producer")
+    plog.configure(settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_producer(
+        settings, stop, topic=topic, rate=rate, events=events, incident_every=incident_every
+    )
+
+
+app.command(name="all")(run_all.run_all)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.route.payloads import SIGNATURE_HEADER, verify
+from pipeline.route.payloads import SIGNATURE_HEADER, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -281,3 +283,24 @@ class ReceiverServer:
     def close(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+def probe_refusals(base_url: str, timeout_s: float = 10.0) -> dict[str, int]:
+    """POST an unsigned and a forged (wrong secret) notification to a receiver; the HTTP
+    status each got (a receiver that checks signatures answers 401 to both)."""
+    body = orjson.dumps({"id": "forged", "receiver": "nobody", "alerts": []})
+    forged = sign(body, "not-the-shared-secret", int(time.time()))
+    out = {}
+    for what, headers in (("unsigned", {}), ("forged", {SIGNATURE_HEADER: forged})):
+        req = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{base_url}/hooks/probe",
+            data=body,
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 (loopback)
+                out[what] = int(resp.status)
+        except urllib.error.HTTPError as exc:
+            out[what] = exc.code
+    return out

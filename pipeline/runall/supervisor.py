@@ -31,7 +31,9 @@ Usage (the API is stable: the fault-injection tests drive it)::
   path) if the stage exits or is not ready within ``timeout_s``.
 - :meth:`~Supervisor.pid`, :meth:`~Supervisor.alive`, :meth:`~Supervisor.status`,
   :meth:`~Supervisor.log_file`, :meth:`~Supervisor.check` (StackError naming the first stage
-  that was started and is no longer running), :meth:`~Supervisor.dead` (those stages' names).
+  that was started and is no longer running), :meth:`~Supervisor.dead` (those stages' names),
+  :meth:`~Supervisor.exit_code` (of a stage started by this supervisor that ended: its exit
+  status, ``-N`` for signal N; None while it runs or when unknown).
 
 Every stage runs detached in its own session (a Ctrl-C in the terminal reaches only the
 supervisor, which then stops the stages in order). A stage counts as running only if its pid
@@ -43,7 +45,6 @@ that was itself killed is adopted by the next one (``start`` returns its pid).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -121,6 +122,8 @@ class Supervisor:
         self.stop_order = order + [n for n in reversed(self.specs) if n not in order]
         self.python = python
         self._started: set[str] = set()
+        self._pids: dict[str, int] = {}
+        self._exit: dict[str, int] = {}
 
     # --- what runs ------------------------------------------------------------------------
     @property
@@ -144,7 +147,18 @@ class Supervisor:
 
     def dead(self) -> list[str]:
         """Stages this supervisor started (and did not stop) that no longer run."""
-        return [n for n in self.specs if n in self._started and not self.alive(n)]
+        out = [n for n in self.specs if n in self._started and not self.alive(n)]
+        for name in out:
+            self._collect(name)
+        return out
+
+    def exit_code(self, name: str) -> int | None:
+        """How the stage's last process ended (``-N``: killed by signal N); None while it runs,
+        or when it was not our child (adopted)."""
+        self._spec(name)
+        if not self.alive(name):
+            self._collect(name)
+        return self._exit.get(name)
 
     def check(self) -> None:
         """Raise StackError for the first started stage that is no longer running."""
@@ -159,6 +173,9 @@ class Supervisor:
     def start(self, name: str) -> int:
         """Start the stage unless it runs already; return its pid."""
         pid = procs.start(self._process(name))
+        if self._pids.get(name) != pid:
+            self._exit.pop(name, None)
+        self._pids[name] = pid
         self._started.add(name)
         return pid
 
@@ -173,16 +190,16 @@ class Supervisor:
             spec = self._process(name)
             while procs.is_running(pid, spec.marker):
                 time.sleep(0.02)
-            _reap(pid, block=True)
+            self._collect(name, block=True)
         else:
-            _reap(pid)
+            self._collect(name)
 
     def stop(self, name: str, timeout_s: float = 60.0) -> bool:
         """SIGTERM, then SIGKILL after ``timeout_s``; whether it was running."""
         pid = self.pid(name)
         stopped = procs.stop(self._process(name), timeout_s)
         if pid is not None:
-            _reap(pid, block=True)
+            self._collect(name, block=True)
         self._started.discard(name)
         return stopped
 
@@ -236,6 +253,13 @@ class Supervisor:
                 f"unknown stage; choose one of {', '.join(self.specs)}", service=name
             ) from None
 
+    def _collect(self, name: str, *, block: bool = False) -> None:
+        pid = self._pids.get(name)
+        if pid is not None and name not in self._exit:
+            code = _reap(pid, block=block)
+            if code is not None:
+                self._exit[name] = code
+
     def _process(self, name: str) -> procs.ProcessSpec:
         spec = self._spec(name)
         return procs.ProcessSpec(
@@ -259,9 +283,12 @@ def probe(url: str, timeout_s: float = 2.0) -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
-def _reap(pid: int, *, block: bool = False) -> None:
-    """Collect the exit status of a child of ours that ended (no zombie left in /proc).
-    ``block`` only once the process is known to be dead; a pid that is not our child (a
-    stage adopted from an earlier supervisor) is left to its own parent."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0 if block else os.WNOHANG)
+def _reap(pid: int, *, block: bool = False) -> int | None:
+    """Collect the exit status of a child of ours that ended (no zombie left in /proc); its
+    exit code, or None. ``block`` only once the process is known to be dead; a pid that is not
+    our child (a stage adopted from an earlier supervisor) is left to its own parent."""
+    try:
+        got, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if got == pid else None

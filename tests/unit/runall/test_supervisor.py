@@ -104,7 +104,9 @@ def test_start_ready_kill_restart_stop(sup: Supervisor) -> None:
     assert [s.running for s in sup.status()] == [True, True]
     assert sup.log_file(a).exists()
 
+    assert sup.exit_code(a) is None
     sup.kill(a, wait=True)  # kill -9
+    assert sup.exit_code(a) == -signal.SIGKILL
     assert not sup.alive(a)
     assert sup.dead() == [a]
     with pytest.raises(StackError, match="exited"):
@@ -115,6 +117,7 @@ def test_start_ready_kill_restart_stop(sup: Supervisor) -> None:
 
     new = sup.restart(a)
     assert new != pid_a
+    assert sup.exit_code(a) is None
     sup.wait_ready(a, timeout_s=60)
     sup.check()
 
@@ -131,4 +134,5 @@ def test_kill_with_sigterm_stops_politely(sup: Supervisor) -> None:
     sup.wait_ready(a, timeout_s=60)
     sup.kill(a, signal.SIGTERM, wait=True)
     assert not sup.alive(a)
+    assert sup.exit_code(a) == 0  # the receiver ends cleanly on SIGTERM
     assert not os.path.exists(f"/proc/{pid}")
