@@ -10,6 +10,8 @@ to both S3 Object-Lock regions, and the archive is verified from the public key.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +20,7 @@ from rich.table import Table
 from pipeline.cli.run_all import ensure_stack
 from pipeline.cli.safe import clean
 from pipeline.demo.flow import DemoResult, run_demo
+from pipeline.runall.session import DEFAULT_ROUTING
 from pipeline.settings import load_settings
 
 console = Console(stderr=True)
@@ -28,12 +31,15 @@ def demo(
     no_stack: bool = typer.Option(
         False, "--no-stack", help="do not start the local stack (use AUDITPIPE_* endpoints)"
     ),
+    routing: Path = typer.Option(
+        DEFAULT_ROUTING, "--routing", help="routing file; its loopback webhooks get the receiver"
+    ),
 ) -> None:
     """Run the whole pipeline end to end on the local stack and print what happened."""
     settings = load_settings()
     ensure_stack(settings, no_stack)
     with console.status("running the pipeline…"):
-        r = run_demo(settings, events, console)
+        r = run_demo(settings, events, console, routing)
 
     table = Table(title="auditpipe demo", show_lines=False)
     table.add_column("stage")

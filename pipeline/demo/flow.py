@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from confluent_kafka import TopicPartition
 from rich.console import Console
@@ -36,7 +37,7 @@ from pipeline.route.config import load_routing
 from pipeline.route.engine import Router
 from pipeline.route.simulate import simulate
 from pipeline.runall.receiver import Delivery, probe_refusals
-from pipeline.runall.session import RunAll, RunAllOptions
+from pipeline.runall.session import DEFAULT_ROUTING, RunAll, RunAllOptions
 from pipeline.settings import Settings
 
 RAW_TOPIC = "audit.raw.demo"
@@ -139,10 +140,19 @@ def _read_from(
     return out
 
 
-def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
+def run_demo(
+    settings: Settings, events: int, console: Console, routing: Path = DEFAULT_ROUTING
+) -> DemoResult:
     result = DemoResult()
     conn = clients.connection(settings, "auditpipe-demo")
-    session = RunAll(settings, RunAllOptions(raw_topic=RAW_TOPIC, dev_keys_override=True))
+    options = RunAllOptions(
+        routing=routing,
+        raw_topic=RAW_TOPIC,
+        dev_keys_override=True,
+        instance="demo",
+        log_prefix="demo-",
+    )
+    session = RunAll(settings, options)
     t = settings.topics
     session.prepare()
     client = registry_client(settings.registry_url)

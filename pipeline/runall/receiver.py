@@ -78,10 +78,17 @@ class Delivery:
     signature_verified: bool
     duplicate: bool
     body: dict[str, Any] = field(default_factory=dict)
+    signature: str | None = None  # the X-Auditpipe-Signature header that verified
 
     @classmethod
     def of(
-        cls, path: str, idempotency_key: str | None, body: dict[str, Any], *, duplicate: bool
+        cls,
+        path: str,
+        idempotency_key: str | None,
+        body: dict[str, Any],
+        *,
+        duplicate: bool,
+        signature: str | None = None,
     ) -> Delivery:
         alerts = [a for a in body.get("alerts") or [] if isinstance(a, dict)]
         return cls(
@@ -96,6 +103,7 @@ class Delivery:
             signature_verified=True,
             duplicate=duplicate,
             body=body,
+            signature=signature,
         )
 
     @classmethod
@@ -164,12 +172,20 @@ class Receiver:
             log.warning("webhook request rejected", extra={"reason": verdict.reason})
         return verdict
 
-    def record(self, path: str, idempotency_key: str | None, body: dict[str, Any]) -> Delivery:
+    def record(
+        self,
+        path: str,
+        idempotency_key: str | None,
+        body: dict[str, Any],
+        signature: str | None = None,
+    ) -> Delivery:
         with self._lock:
             duplicate = idempotency_key is not None and idempotency_key in self._seen
             if idempotency_key is not None:
                 self._seen.add(idempotency_key)
-            delivery = Delivery.of(path, idempotency_key, body, duplicate=duplicate)
+            delivery = Delivery.of(
+                path, idempotency_key, body, duplicate=duplicate, signature=signature
+            )
             with self.out.open("ab") as fh:
                 fh.write(orjson.dumps(asdict(delivery)) + b"\n")
             self.verified += 1
@@ -215,7 +231,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {"error": "not a JSON object"})
                 return
             path = self.path.split("?", 1)[0]
-            delivery = receiver.record(path, self.headers.get(IDEMPOTENCY_HEADER), doc)
+            delivery = receiver.record(
+                path,
+                self.headers.get(IDEMPOTENCY_HEADER),
+                doc,
+                self.headers.get(SIGNATURE_HEADER),
+            )
             self._send(200, {"ok": True, "duplicate": delivery.duplicate})
 
         def do_PUT(self) -> None:

@@ -53,6 +53,8 @@ class RunAllOptions:
     deliveries: Path | None = None  # default: <stack home>/demo/webhook-deliveries.jsonl
     dev_keys_override: bool = False  # the demo: its own keys even when the settings name some
     router_args: tuple[str, ...] = ()
+    instance: str = "run-all"  # pid files under <stack home>/run/<instance>/
+    log_prefix: str = "run-"  # logs: <stack home>/logs/<log_prefix><stage>.log
 
 
 @dataclass
@@ -101,9 +103,10 @@ class RunAll:
         self.supervisor = Supervisor(
             self.plan.stages(),
             logs_dir=settings.stack.logs_dir,
-            run_dir=settings.stack.run_dir / "pipeline",
+            run_dir=settings.stack.run_dir / options.instance,
             env=env,
             stop_order=self.plan.stop_order(),
+            log_prefix=options.log_prefix,
         )
         self.restarts = Restarts()
 

@@ -9,9 +9,11 @@ Usage (the API is stable: the fault-injection tests drive it)::
             StageSpec("sanitizer", ("run", "sanitizer"), ready_url="http://127.0.0.1:9401/readyz"),
             StageSpec("archiver-us-east-1", ("run", "archiver", "--region", "us-east-1")),
         ],
-        logs_dir=settings.stack.logs_dir,          # one log per stage: run-<name>.log
-        run_dir=settings.stack.run_dir / "pipeline",  # one pid file per stage: <name>.pid
+        logs_dir=settings.stack.logs_dir,          # one log per stage: <log_prefix><name>.log
+        run_dir=settings.stack.run_dir / "mine",   # one pid file per stage: <name>.pid
         env={"AUDITPIPE_HMAC_KEY": "..."},         # added to os.environ for every stage
+        stop_order=["sanitizer", "archiver-us-east-1"],  # default: the order of the specs
+        log_prefix="run-",                         # the default
     )
     sup.start("sanitizer")            # -> pid; a no-op returning the pid if it already runs
     sup.wait_ready("sanitizer")       # GET ready_url until 200 (or: alive), else StackError
@@ -19,6 +21,9 @@ Usage (the API is stable: the fault-injection tests drive it)::
     sup.restart("sanitizer")          # stop politely (if alive) and start again -> new pid
     sup.stop_all()                    # SIGTERM each running stage in stop order, wait, SIGKILL
 
+- Two supervisors must not share a ``run_dir`` (the second would adopt, and then stop, the
+  first one's stages). ``auditpipe run all`` uses ``<stack home>/run/run-all``, the demo
+  ``<stack home>/run/demo``.
 - ``StageSpec.argv`` is what follows ``auditpipe`` (``("run", "router", "--config", F)``);
   ``StageSpec.env`` is added to the supervisor's env for that stage only.
 - :meth:`Supervisor.start` / :meth:`~Supervisor.restart` return the pid;
@@ -105,6 +110,7 @@ class Supervisor:
         env: Mapping[str, str] | None = None,
         stop_order: Sequence[str] | None = None,
         python: str = sys.executable,
+        log_prefix: str = "run-",
     ) -> None:
         self.specs: dict[str, StageSpec] = {}
         for spec in stages:
@@ -121,6 +127,7 @@ class Supervisor:
         # stages the order leaves out stop last, in reverse start order
         self.stop_order = order + [n for n in reversed(self.specs) if n not in order]
         self.python = python
+        self.log_prefix = log_prefix
         self._started: set[str] = set()
         self._pids: dict[str, int] = {}
         self._exit: dict[str, int] = {}
@@ -133,7 +140,7 @@ class Supervisor:
 
     def log_file(self, name: str) -> Path:
         self._spec(name)
-        return self.logs_dir / f"run-{name}.log"
+        return self.logs_dir / f"{self.log_prefix}{name}.log"
 
     def pid(self, name: str) -> int | None:
         """The stage's pid if it is running (else None)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.route.payloads import SIGNATURE_HEADER, encode, sign
+from pipeline.route.payloads import SIGNATURE_HEADER, encode, sign, verify
 from pipeline.runall.receiver import (
     MAX_BODY,
     Faults,
@@ -118,6 +118,9 @@ def test_server_records_verified_deliveries_and_refuses_the_rest(server: Receive
     assert first.rule_ids == ["auth.bruteforce_success"]
     assert first.alert_dedup_keys == ["dk-1"]
     assert first.body == NOTE
+    assert first.signature is not None
+    t = int(first.signature.split(",")[0].removeprefix("t="))
+    assert verify(first.signature, encode(first.body), SECRET, t)  # re-checkable afterwards
 
 
 def test_a_restarted_receiver_remembers_what_it_got(tmp_path: Path) -> None:
