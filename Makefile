@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 AP     := $(BIN)/auditpipe
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs demo test test-unit lint format bench chaos clean
+.PHONY: help install up down status logs demo run test test-unit lint format bench bench-env chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ down: ## stop the local stack
 status: install ## show each service of the local stack up or down
 	$(AP) stack status
 
-demo: install ## install, start the stack and run the pipeline end to end on demo events
+demo: install ## start the stack, run every stage on demo events; show the signed webhooks received
 	$(AP) demo
+
+run: install ## start the stack and every stage with a demo producer until Ctrl-C (run all)
+	$(AP) run all --demo-producer
 
 test: install ## run all tests (starts the local stack if it is not up)
 	$(AP) stack up

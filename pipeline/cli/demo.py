@@ -1,20 +1,27 @@
 """`auditpipe demo`: start the local stack and run the whole pipeline on generated traffic.
 
-Services' events (with the personal data real services leak, and a few attacks) go through the
-SDK to a raw topic; the sanitizer scrubs them into audit.events (malformed input to the DLQ);
-the detector raises alerts; the router shows who would be paged (dry run); two archivers write
-signed batches to both S3 Object-Lock regions, and the archive is verified from the public key.
+Built on `auditpipe run all`: services' events (with the personal data real services leak, and
+a few attacks) go through the SDK to a raw topic; the sanitizer scrubs them into audit.events
+(malformed input to the DLQ); the detector raises alerts; the router delivers them as signed
+webhooks to the local receiver, which verifies every signature (and the dry run of
+rules/routing.yaml shows who would be paged in production); two archivers write signed batches
+to both S3 Object-Lock regions, and the archive is verified from the public key.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pipeline.demo.flow import run_demo
+from pipeline.cli.run_all import ensure_stack
+from pipeline.cli.safe import clean
+from pipeline.demo.flow import DemoResult, run_demo
+from pipeline.runall.session import DEFAULT_ROUTING
 from pipeline.settings import load_settings
-from pipeline.stack import manager
 
 console = Console(stderr=True)
 
@@ -24,19 +31,15 @@ def demo(
     no_stack: bool = typer.Option(
         False, "--no-stack", help="do not start the local stack (use AUDITPIPE_* endpoints)"
     ),
+    routing: Path = typer.Option(
+        DEFAULT_ROUTING, "--routing", help="routing file; its loopback webhooks get the receiver"
+    ),
 ) -> None:
     """Run the whole pipeline end to end on the local stack and print what happened."""
     settings = load_settings()
-    if not no_stack and not settings.uses_external_services:
-        with console.status("starting the local stack…") as st:
-
-            def report(msg: str) -> None:
-                st.update(msg)
-                console.log(msg)
-
-            manager.up(settings.stack, report)
+    ensure_stack(settings, no_stack)
     with console.status("running the pipeline…"):
-        r = run_demo(settings, events, console)
+        r = run_demo(settings, events, console, routing)
 
     table = Table(title="auditpipe demo", show_lines=False)
     table.add_column("stage")
@@ -65,6 +68,22 @@ def demo(
     row("detect", bool(r.alerts), f"alerts: {alerts}")
     notes = ", ".join(f"{k} {v}" for k, v in sorted(r.notifications.items())) or "none"
     row("route (dry run)", bool(r.notifications), f"notifications: {notes}")
+    verified = sum(d.signature_verified for d in r.deliveries)
+    missing = ", ".join(sorted(r.undelivered_rules))
+    row(
+        "deliver (signed webhooks)",
+        bool(r.deliveries) and verified == len(r.deliveries) and not r.undelivered_rules,
+        f"{len(r.deliveries)} notifications delivered to the local receiver, {verified} "
+        f"signatures verified" + (f"; no notification for {missing}" if missing else ""),
+    )
+    refused = r.refused.get("unsigned") == 401 and r.refused.get("forged") == 401
+    row(
+        "receiver refuses forgeries",
+        refused,
+        "unsigned: HTTP {}, forged signature: HTTP {}".format(
+            r.refused.get("unsigned", "-"), r.refused.get("forged", "-")
+        ),
+    )
     for region, verdict in r.archive.items():
         row(
             f"archive {region}",
@@ -72,6 +91,24 @@ def demo(
             f"verified: {verdict.summary.events:,} events in {verdict.summary.batches} signed "
             f"batches, {len(verdict.problems)} problems",
         )
-    Console().print(table)
+    out = Console()
+    out.print(table)
+    out.print(deliveries_table(r))
     if not ok:
         raise typer.Exit(1)
+
+
+def deliveries_table(r: DemoResult) -> Table:
+    """The notifications the receiver got and verified: one row per delivery."""
+    table = Table(title=f"notifications delivered and verified: {len(r.deliveries)}")
+    for col in ("rule", "receiver", "status", "alerts", "signature verified"):
+        table.add_column(col)
+    for d in sorted(r.deliveries, key=lambda d: (d.rule_ids, d.receiver or "")):
+        table.add_row(
+            escape(clean(", ".join(d.rule_ids) or "-")),
+            escape(clean(d.receiver or "-")),
+            escape(clean(d.status or "-")),
+            str(len(d.alert_dedup_keys)),
+            "[green]yes[/]" if d.signature_verified else "[red]no[/]",
+        )
+    return table

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from pipeline import logging as plog
+from pipeline.cli import run_all
 from pipeline.settings import load_settings
 
 app = typer.Typer(
@@ -127,3 +128,76 @@ def router(
         retry_base_s=retry_base,
     )
     route_runner.run(settings, config, options, metrics_port=metrics_port or None)
+
+
+@app.command(name="webhook-receiver")
+def webhook_receiver(
+    port: int = typer.Option(..., "--port", min=0, max=65535, help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    secret_file: Path = typer.Option(
+        ..., "--secret-file", help="file holding the shared webhook secret (the router's)"
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="JSON Lines file the verified deliveries are appended to"
+    ),
+    tolerance: int = typer.Option(
+        300, min=1, help="seconds a signature's timestamp may be old (replay protection)"
+    ),
+) -> None:
+    """A local signed-webhook receiver (for `run all` and the demo): verifies the router's
+    X-Auditpipe-Signature, answers 401 to an unsigned or forged request, records verified
+    deliveries to --out. Runs until SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from pipeline.errors import ConfigError
+    from pipeline.runall.receiver import Receiver, ReceiverServer
+
+    settings = load_settings()
+    plog.configure(settings.log_level)
+    try:
+        secret = secret_file.read_text().strip()
+    except OSError:
+        raise ConfigError(f"cannot read the webhook secret file {secret_file}") from None
+    if not secret:
+        raise ConfigError(f"the webhook secret file {secret_file} is empty")
+    try:
+        server = ReceiverServer(Receiver(secret, out, tolerance_s=tolerance), host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    server.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.close()
+
+
+@app.command(name="demo-producer")
+def demo_producer(
+    topic: str = typer.Option("audit.raw.demo", "--topic", "-t", help="raw topic to write to"),
+    rate: float = typer.Option(50.0, "--rate", min=0, help="events per second (0: at once)"),
+    events: int = typer.Option(0, "--events", "-n", min=0, help="generated events (0: endless)"),
+    incident_every: float = typer.Option(
+        60.0, "--incident-every", min=0, help="seconds between injected incidents (0: none)"
+    ),
+) -> None:
+    """Generated service traffic (with the personal data real services leak) and the demo's
+    attacks, through the SDK, until SIGTERM/SIGINT or --events are sent."""
+    import signal
+    import threading
+
+    from pipeline.demo.producer import run_producer
+
+    settings = load_settings()
+    settings.require("kafka", "registry", what="the demo producer")
+    plog.configure(settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_producer(
+        settings, stop, topic=topic, rate=rate, events=events, incident_every=incident_every
+    )
+
+
+app.command(name="all")(run_all.run_all)

@@ -1,5 +1,10 @@
-"""The demo: generated service traffic with incidents → SDK → sanitizer → detector → router
-(dry run) and two archivers → a verified archive in both regions."""
+"""The demo: generated service traffic with incidents → SDK → sanitizer → detector → router →
+signed webhooks to the local receiver, and two archivers → a verified archive in both regions.
+
+Built on `auditpipe run all` (:class:`~pipeline.runall.session.RunAll`): the same stages, the
+same supervisor, the demo routing file; the demo produces a bounded set of events, reads what
+came out of each stage, waits until the receiver verified a notification for every rule that
+alerted, stops the stages in order and verifies the archive."""
 
 from __future__ import annotations
 
@@ -7,30 +12,32 @@ import itertools
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 from confluent_kafka import TopicPartition
 from rich.console import Console
 
-from pipeline.archive.format.keys import Keyring, load_public_key
+from pipeline.archive.format.keys import Keyring
 from pipeline.archive.format.s3client import s3_client
 from pipeline.archive.format.s3store import S3ObjectLockStore
 from pipeline.archive.verify.verify import Report, verify
-from pipeline.demo.workers import DemoSecrets, Workers
-from pipeline.events import jsonform, registry
-from pipeline.events.schemas import ALERT, parsed_schema, schema_files
+from pipeline.demo.incidents import incidents
+from pipeline.demo.producer import producer_config
+from pipeline.events import jsonform
+from pipeline.events.schemas import ALERT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
-from pipeline.kafka.topics import pipeline_topics
-from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce import AuditProducer
 from pipeline.produce.generator import EventGenerator, seeded_values
 from pipeline.route.config import load_routing
 from pipeline.route.engine import Router
 from pipeline.route.simulate import simulate
+from pipeline.runall.receiver import Delivery, probe_refusals
+from pipeline.runall.session import DEFAULT_ROUTING, RunAll, RunAllOptions
 from pipeline.settings import Settings
 
 RAW_TOPIC = "audit.raw.demo"
@@ -48,63 +55,44 @@ class DemoResult:
     notifications: Counter[str] = field(default_factory=Counter)
     archive: dict[str, Report] = field(default_factory=dict)
     alert_latency_s: float | None = None
+    deliveries: list[Delivery] = field(default_factory=list)  # this run's, verified
+    undelivered_rules: set[str] = field(default_factory=set)  # alerted, no notification
+    refused: dict[str, int] = field(default_factory=dict)  # unsigned/forged probe -> status
 
 
-def incidents(actor_prefix: str, start: datetime) -> list[dict[str, Any]]:
-    """A handful of attacks the shipped rules must catch."""
-
-    def ev(actor: str, ts: datetime, **over: Any) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "event_id": str(uuid.uuid4()),
-            "ts": jsonform.format_ts(ts),
-            "service": "auth-service",
-            "environment": "demo",
-            "category": "AUTHN",
-            "action": "login",
-            "outcome": "SUCCESS",
-            "actor": {"id": actor, "type": "user", "country": "DE", "ip": "81.2.69.160"},
-            "request_id": str(uuid.uuid4()),
-        }
-        doc.update(over)
-        return doc
-
-    bf, probe, kms = (f"{actor_prefix}.{n}@example.com" for n in ("bf", "probe", "kms"))
-    out = [ev(bf, start + timedelta(seconds=i), outcome="FAILURE") for i in range(15)]
-    out.append(ev(bf, start + timedelta(seconds=20)))
-    out += [
-        ev(
-            probe,
-            start + timedelta(seconds=i),
-            category="AUTHZ",
-            action="access.check",
-            outcome="DENIED",
-            authz={"decision": "DENY", "permission": "billing.read"},
-            service="billing-api",
-        )
-        for i in range(40)
+def coverage(
+    deliveries: Iterable[Delivery], alert_keys: set[str], alert_rules: set[str]
+) -> tuple[list[Delivery], set[str]]:
+    """The deliveries (first arrivals, no retries) that carry one of this run's alerts, and
+    the rules of this run's alerts no such delivery carries yet."""
+    mine = [
+        d for d in deliveries if not d.duplicate and alert_keys.intersection(d.alert_dedup_keys)
     ]
-    out += [
-        ev(
-            kms,
-            start + timedelta(seconds=i / 4),
-            category="DATA_ACCESS",
-            action="key.decrypt",
-            service="kms-proxy",
-        )
-        for i in range(400)
-    ]
-    out.append(
-        ev(
-            f"{actor_prefix}.admin@example.com",
-            start + timedelta(seconds=30),
-            category="ADMIN",
-            action="role.grant",
-            service="admin-console",
-            target={"type": "user", "id": "usr_000007"},
-            authz={"decision": "ALLOW", "role": "admin"},
-        )
-    )
-    return out
+    covered = {rule for d in mine for rule in d.rule_ids}
+    return mine, alert_rules - covered
+
+
+def wait_for_deliveries(
+    session: RunAll,
+    alert_keys: set[str],
+    alert_rules: set[str],
+    *,
+    timeout_s: float = 120.0,
+    settle_s: float = 3.0,
+) -> tuple[list[Delivery], set[str]]:
+    """Until every rule that alerted has a verified notification at the receiver (then
+    ``settle_s`` more without a new one, for the other receivers), or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    seen, quiet_since = -1, time.monotonic()
+    while True:
+        mine, missing = coverage(session.deliveries(), alert_keys, alert_rules)
+        if len(mine) != seen:
+            seen, quiet_since = len(mine), time.monotonic()
+        done = not missing and time.monotonic() - quiet_since >= settle_s
+        if done or time.monotonic() > deadline:
+            return mine, missing
+        session.supervisor.check()
+        time.sleep(0.5)
 
 
 def _end_offsets(conn: KafkaConnection, topic: str) -> list[TopicPartition]:
@@ -152,35 +140,28 @@ def _read_from(
     return out
 
 
-def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
+def run_demo(
+    settings: Settings, events: int, console: Console, routing: Path = DEFAULT_ROUTING
+) -> DemoResult:
     result = DemoResult()
     conn = clients.connection(settings, "auditpipe-demo")
-    demo_dir = settings.stack.root / "demo"
-    secrets = DemoSecrets.ensure(demo_dir)
+    options = RunAllOptions(
+        routing=routing,
+        raw_topic=RAW_TOPIC,
+        dev_keys_override=True,
+        instance="demo",
+        log_prefix="demo-",
+    )
+    session = RunAll(settings, options)
     t = settings.topics
-    ensure_topics(conn, [*pipeline_topics(settings), TopicSpec(RAW_TOPIC, t.partitions)])
+    session.prepare()
     client = registry_client(settings.registry_url)
-    for path in schema_files():
-        registry.register(client, path)
     starts = {name: _end_offsets(conn, name) for name in (t.events, t.dlq, t.alerts)}
-
-    workers = Workers(settings.stack.logs_dir, secrets.env())
-    workers.start("sanitizer", "sanitizer")
-    workers.start("detector", "detector")
-    for region in settings.s3_regions:
-        workers.start(f"archiver-{region}", "archiver", "--region", region)
     try:
-        console.log("workers started: sanitizer, detector, archiver x2")
+        session.start(console.log)
         now = datetime.now(UTC)
         seeded: set[str] = set()
-        config = ProducerConfig(
-            kafka=conn,
-            registry_url=settings.registry_url,
-            service="demo-services",
-            environment="demo",
-            topic=RAW_TOPIC,
-            spool_dir=demo_dir / "spool",
-        )
+        config = producer_config(settings, conn, RAW_TOPIC, "spool")
         run = uuid.uuid4().hex[:6]
         gen = EventGenerator(seed=int(time.time()), start=now - timedelta(minutes=10))
         docs = list(itertools.islice(gen.events(), events))
@@ -201,7 +182,7 @@ def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
 
         deadline = time.monotonic() + 180
         values = _read_from(conn, starts[t.events], deadline, expect=result.produced)
-        workers.check()
+        session.supervisor.check()
         result.sanitized = len(values)
         blob = b"".join(values)
         result.leaked = sum(1 for v in seeded if v.encode() in blob)
@@ -221,11 +202,16 @@ def run_demo(settings: Settings, events: int, console: Console) -> DemoResult:
             docs_json.append(jsonform.to_json(alert_schema, alert))
         for note in simulate(router, iter(docs_json)):  # the route --dry-run simulation
             result.notifications[note.receiver] += 1
+        console.log("waiting for the router's signed notifications at the local receiver…")
+        result.deliveries, result.undelivered_rules = wait_for_deliveries(
+            session, {str(a["dedup_key"]) for a in alerts}, set(result.alerts)
+        )
+        result.refused = probe_refusals(session.plan.receiver_url)
     finally:
-        console.log("stopping workers (archivers write their open batches first)")
-        workers.stop()
+        console.log("stopping the stages in order (archivers write their open batches first)")
+        session.stop(console.log)
 
-    keyring = Keyring([load_public_key(secrets.public_key)])
+    keyring = Keyring.from_dir(session.keyring())  # the keys `verify --keyring` is shown with
     for region in settings.s3_regions:
         store = S3ObjectLockStore(s3_client(settings, region), settings.archive.bucket(region))
         result.archive[region] = verify(store, keyring, topics=[t.events])

@@ -120,20 +120,22 @@ def stop(spec: ProcessSpec, timeout_s: float = 30.0) -> bool:
     if pid is None:
         spec.pid_file.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
+    signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and is_running(pid, spec.marker):
         time.sleep(0.1)
     if is_running(pid, spec.marker):
         log.warning("did not stop in time, killing", extra={"service": spec.name, "pid": pid})
-        _signal_group(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
         while is_running(pid, spec.marker):
             time.sleep(0.05)
     spec.pid_file.unlink(missing_ok=True)
     return True
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group led by ``pid`` (our processes run in their own session), or
+    the process alone when it leads none."""
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
