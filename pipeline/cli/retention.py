@@ -165,7 +165,9 @@ def purge(
     check_hot: bool = typer.Option(
         True, "--hot/--no-hot", help="end with verify-hot: nothing past its retention in Kafka"
     ),
-    topic_table: Path | None = TABLE_OPTION,
+    topic_table: Path | None = typer.Option(
+        None, "--topic-table", help="the topic table of --hot (default: RULES_DIR/topics.yaml)"
+    ),
 ) -> None:
     """Delete (every version of) expired objects without legal hold, in every region.
 
