@@ -21,6 +21,8 @@ from rich.table import Table
 
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect, bench_detect_stream
+from benchmarks.e2e import bench_e2e, e2e_rows
+from benchmarks.framework import bench_framework, framework_rows
 from benchmarks.presidio import bench_presidio
 from benchmarks.privacy import bench_privacy, privacy_json, privacy_tables
 from benchmarks.replay import bench_replay_archive, bench_replay_kafka, bench_trace
@@ -131,6 +133,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=600, help="approximate event size in bytes")
     parser.add_argument("--sdk-events", type=int, default=50_000)
     parser.add_argument("--rate", type=int, default=2000, help="events/s of the latency run")
+    parser.add_argument("--e2e-rate", type=int, default=300, help="events/s of the e2e run")
     args = parser.parse_args()
     settings = load_settings()
     conn = clients.connection(settings, "auditpipe-bench")
@@ -150,6 +153,10 @@ def main() -> None:
         scrub = bench_scrub(20_000)
     with console.status("sanitizer stage on the broker: 50k events on one core, then paced"):
         stream = bench_stream(settings, 50_000)
+    with console.status("framework cost: tight loop, plain loop, Quix Streams on 20k events"):
+        framework = bench_framework(settings, 20_000)
+    with console.status(f"whole pipeline: every stage as a process, {args.e2e_rate}/s for 20 s"):
+        e2e = bench_e2e(settings, rate=args.e2e_rate, seconds=20)
     with console.status("privacy accuracy: generated corpus, 31 types, 9 locales"):
         privacy = bench_privacy()
     with console.status("Presidio (optional, .bench-venv): 100 events and 600 corpus texts"):
@@ -235,6 +242,8 @@ def main() -> None:
         f"{stream['latency_p99_ms']:.1f}",
         "-",
     )
+    for row in framework_rows(framework, stream):
+        table.add_row(*row)
     if "skipped" in presidio:
         table.add_row(f"Presidio: skipped ({presidio['skipped']})", "-", "-", "-", "-", "-")
     else:
@@ -299,6 +308,8 @@ def main() -> None:
         f"{rss_mib:,.0f}",
     )
     table.add_row(*route_row(bench_route(settings)))
+    for row in e2e_rows(e2e):
+        table.add_row(*row)
     table.add_row(
         "replay from Kafka (seek by time, decode, JSON Lines)",
         f"{replay_k['events_per_s']:,.0f}",
@@ -350,6 +361,8 @@ def main() -> None:
                 "sdk": sdk,
                 "sdk_no_scrub": sdk_raw,
                 "sanitizer_stage": stream,
+                "framework": framework,
+                "e2e": e2e,
                 "presidio": presidio,
                 "privacy": privacy_json(privacy),
                 "detect": detect,

@@ -20,6 +20,7 @@ from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
 from pipeline.errors import PipelineError
 from pipeline.events.schemas import parsed_schema, schema_files
+from pipeline.kafka import topics
 from pipeline.route.config import load_routing
 from pipeline.scrub.config import load_policy
 from pipeline.settings import Settings, load_settings
@@ -60,6 +61,12 @@ def _retention(settings: Settings) -> str:
     return f"{len(retention.policy.classes)} retention classes ({classes})"
 
 
+def _topic_table(settings: Settings) -> str:
+    table = topics.table_for(settings)
+    raw = table.topics.raw.retention or 0
+    return f"{len(topics.NAMED_ROLES) + 1} topic roles, raw topics kept {raw // 3_600_000} h"
+
+
 def checks() -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
@@ -69,6 +76,7 @@ def checks() -> list[tuple[str, Check]]:
         ("detection rules", _detection),
         ("alert routing", _routing),
         ("retention classes", _retention),
+        ("topic table", _topic_table),
     ]
 
 

@@ -197,6 +197,9 @@ class KafkaService:
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "log.retention.hours=168",
+                # every topic's retention is set from rules/topics.yaml; the dev stack checks it
+                # often so that a retention test sees segments go within seconds (Kafka: 5 min)
+                "log.retention.check.interval.ms=5000",
                 "",
             ]
         )
