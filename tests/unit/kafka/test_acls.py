@@ -51,7 +51,9 @@ def test_shipped_file_loads_and_gives_each_role_its_grants() -> None:
         ops = {(e.resource, e.name, e.operation) for e in by[f"archiver-{region}"]}
         assert ops == {
             ("topic", "audit.events", "read"),
+            ("topic", "audit.alerts", "read"),  # the alerts source (archive/write/alerts.py)
             ("group", f"auditpipe-archiver-{region}", "read"),
+            ("group", f"auditpipe-archiver-{region}.alerts", "read"),
         }
     # the detector cannot touch the router's state
     assert not any("router" in e.name for e in by["detector"])
