@@ -281,6 +281,12 @@ class ArchiveConfig(BaseModel):
     batch_events: int = Field(default=10_000, ge=1)
     batch_age_s: float = Field(default=60.0, gt=0)
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
+    alerts: bool = Field(
+        default=True, description="also archive audit.alerts, each alert as an audit event"
+    )
+    alerts_environment: str = Field(
+        default="prod", min_length=1, description="`environment` of the archived alert events"
+    )
 
     def bucket(self, region: str) -> str:
         return f"{self.bucket_prefix}-{region}"

@@ -40,9 +40,10 @@ from pipeline.archive.verify.verify import verify as verify_archive
 from pipeline.archive.write.importer import import_jsonl
 from pipeline.cli.safe import EXIT_FAILED, EXIT_UNUSABLE, clean
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.events.jsonform import parse_ts
+from pipeline.events.jsonform import format_ts, parse_ts
+from pipeline.replay.audit import ReadAudit, audit_read
 from pipeline.scrub.keys import parse_keys
-from pipeline.settings import load_settings
+from pipeline.settings import Settings, load_settings
 
 keys_app = typer.Typer(help="Ed25519 archive signing keys.", no_args_is_help=True)
 archive_app = typer.Typer(help="The signed event archive (offline tools).", no_args_is_help=True)
@@ -52,6 +53,15 @@ PublicKeyOption = typer.Option(None, "--public-key", help="public key PEM file")
 EndpointOption = typer.Option(None, "--endpoint-url", help="S3 endpoint (s3:// sources)")
 RegionOption = typer.Option(None, "--region", help="S3 region (s3:// sources)")
 KeyringOption = typer.Option(None, "--keyring", help="directory of public keys (*pub*.pem)")
+ReasonOption = typer.Option("", "--reason", help="why you read (recorded in the audit event)")
+
+
+def _audit(settings: Settings, read: ReadAudit, *urls: str | None) -> None:
+    """The read's audit event (``pipeline.replay.audit``); an S3 read also names its access key
+    id, the store's principal."""
+    if any(u is not None and u.startswith("s3://") for u in urls):
+        read.extra["s3_principal"] = settings.s3_credentials[0]
+    audit_read(settings, read)
 
 
 def _progress() -> Progress:
@@ -212,6 +222,7 @@ def verify(
         help="fail if a topic's latest checkpoint is older (90s, 15m, 2h, 1d; 'off'). Default "
         "'auto': 5 heartbeats of a streaming archive, at least 10 minutes; none for imports",
     ),
+    reason: str = ReasonOption,
 ) -> None:
     """Check signatures, hashes, Merkle roots, chains, offset coverage, checkpoints, freshness.
 
@@ -225,6 +236,18 @@ def verify(
     if any(url is not None and url.startswith("s3://") for url in (source, compare)):
         # the regions' endpoints name the region of a bucket even with --endpoint-url
         settings.require("s3_endpoints", "s3_credentials", what="auditpipe verify")
+    span = f"[{format_ts(start) if start else 'start'}, {format_ts(end) if end else 'end'})"
+    _audit(
+        settings,
+        ReadAudit(
+            "verify --deep" if deep else "verify",
+            source if compare is None else f"{source} {compare}",
+            span,
+            reason=reason,
+        ),
+        source,
+        compare,
+    )
     sources = [
         (
             source,
@@ -285,9 +308,14 @@ def prove(
     region: str | None = RegionOption,
     topic: str | None = typer.Option(None, "--topic", help="search only this topic"),
     out: Path | None = typer.Option(None, "--out", help="write the proof here (default stdout)"),
+    reason: str = ReasonOption,
 ) -> None:
     """Print a JSON inclusion proof of one event (exit 1 if it is not archived)."""
-    proof = prove_event(open_url(source, load_settings(), create=False), event_id, topic)
+    settings = load_settings()
+    store = open_url(source, settings, endpoint_url=endpoint_url, region=region, create=False)
+    window = f"the batch holding event {clean(event_id, 100)}" + (f" in {topic}" if topic else "")
+    _audit(settings, ReadAudit("prove", source, window, reason=reason), source)
+    proof = prove_event(store, event_id, topic)
     if proof is None:
         console.print(
             f"event {clean(event_id, 200)} is not in the archive", markup=False, highlight=False

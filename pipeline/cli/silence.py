@@ -3,6 +3,10 @@
 Every router instance reads the whole topic, so a silence acts everywhere within a second.
 Matchers use the routing file's syntax (``severity="HIGH"``, ``rule_id=~"auth\\..*"``,
 ``group.actor.id="ps:..."``); a silence mutes an alert when all its matchers match.
+
+``add``, ``expire`` and ``prune`` (not ``--dry-run``) are each an ADMIN audit event
+(``silence.create|expire|prune``, see ``pipeline.route.silencelog.audit_silence``) naming the
+OS account that ran them, the silence(s) and the comment.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.archive.lifecycle.audit import operator
 from pipeline.errors import ConfigError
 from pipeline.events.jsonform import format_ts
 from pipeline.kafka import clients
@@ -23,11 +28,13 @@ from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.route.config import parse_duration
 from pipeline.route.silencelog import (
+    audit_silence,
     expire_silence,
     load_silences,
     new_silence_id,
     prune_silences,
     put_silence,
+    silence_details,
 )
 from pipeline.route.silences import Silence
 from pipeline.settings import Settings, load_settings
@@ -91,9 +98,13 @@ def add(
     except (ValueError, ValidationError) as exc:
         raise ConfigError(f"invalid silence: {_first_error(exc)}") from None
     put_silence(_conn(settings), settings.topics.silences, silence)
+    event_id = audit_silence(
+        settings, "silence.create", silence.id, silence_details(silence), actor=operator()
+    )
     typer.echo(silence.id)
     Console(stderr=True).print(
-        f"silence {silence.id} until {format_ts(silence.ends_at)}", highlight=False
+        f"silence {silence.id} until {format_ts(silence.ends_at)} (audit event {event_id})",
+        highlight=False,
     )
 
 
@@ -138,8 +149,14 @@ def list_(
 def expire(silence_id: str = typer.Argument(..., help="the silence's id")) -> None:
     """End a silence now (a pending one is deleted)."""
     settings = load_settings()
-    ended = expire_silence(_conn(settings), settings.topics.silences, silence_id, datetime.now(UTC))
-    typer.echo(f"expired {ended.id}")
+    now = datetime.now(UTC)
+    ended, done = expire_silence(_conn(settings), settings.topics.silences, silence_id, now)
+    if done == "already expired":
+        typer.echo(f"{ended.id} had already expired")
+        return
+    details = {**silence_details(ended), "expiry": done, "expired_at": format_ts(now)}
+    event_id = audit_silence(settings, "silence.expire", ended.id, details, actor=operator())
+    typer.echo(f"expired {ended.id} (audit event {event_id})")
 
 
 @app.command()
@@ -160,6 +177,17 @@ def prune(
     verb = "would delete" if dry_run else "deleted"
     for s in gone:
         typer.echo(f"{verb} {s.id} (ended {format_ts(s.ends_at)})")
+    if gone and not dry_run:
+        details = {
+            "silence_ids": ",".join(s.id for s in gone),
+            "count": str(len(gone)),
+            "keep": keep,
+            "ended_before": format_ts(now - length),
+        }
+        event_id = audit_silence(
+            settings, "silence.prune", settings.topics.silences, details, actor=operator()
+        )
+        typer.echo(f"audit event {event_id}")
     Console(stderr=True).print(
         f"{verb} {len(gone)} silences that ended before {format_ts(now - length)}",
         highlight=False,

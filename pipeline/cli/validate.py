@@ -18,9 +18,9 @@ from pipeline.archive.lifecycle.retention import load_retention
 from pipeline.cli.safe import clean
 from pipeline.detect.loader import load_rules
 from pipeline.enrich.catalog import load_catalog
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.events.schemas import parsed_schema, schema_files
-from pipeline.kafka import topics
+from pipeline.kafka import acls, topics
 from pipeline.route.config import load_routing
 from pipeline.scrub.config import load_policy
 from pipeline.settings import Settings, load_settings
@@ -67,7 +67,33 @@ def _topic_table(settings: Settings) -> str:
     return f"{len(topics.NAMED_ROLES) + 1} topic roles, raw topics kept {raw // 3_600_000} h"
 
 
-def checks() -> list[tuple[str, Check]]:
+ACL_FILE = Path("deploy/kafka/acls.yaml")
+
+
+def acl_check(path: Path) -> Check:
+    """The check of an ACL file (``auditpipe acl apply`` loads it the same way): its model, the
+    entries it compiles to, and a break-glass principal that is declared and has no standing
+    grant."""
+
+    def check(_: Settings) -> str:
+        loaded = acls.load_file(path)
+        entries = acls.desired(loaded)
+        glass = acls.break_glass_entries(loaded)
+        bg = loaded.break_glass.principal
+        if bg not in loaded.principals:
+            raise ConfigError(f"{path}: break_glass.principal {bg!r} is not under principals")
+        if not glass:
+            raise ConfigError(f"{path}: break_glass.grants is empty")
+        supers = sorted(n for n, p in loaded.principals.items() if p.super_user)
+        return (
+            f"{len(loaded.principals)} principals, {len(entries)} ACL entries, "
+            f"{len(glass)} break-glass grants, super users: {', '.join(supers) or 'none'}"
+        )
+
+    return check
+
+
+def checks(acl_file: Path = ACL_FILE) -> list[tuple[str, Check]]:
     """The registry of checks: name → function raising PipelineError on a problem."""
     return [
         ("schemas", _schemas),
@@ -77,6 +103,7 @@ def checks() -> list[tuple[str, Check]]:
         ("alert routing", _routing),
         ("retention classes", _retention),
         ("topic table", _topic_table),
+        ("Kafka ACLs", acl_check(acl_file)),
     ]
 
 
@@ -84,6 +111,7 @@ def validate(
     rules_dir: Path | None = typer.Option(
         None, "--rules", help="rules directory (default: rules/)"
     ),
+    acl_file: Path = typer.Option(ACL_FILE, "--acls", help="the broker's ACL file"),
 ) -> None:
     """Load and compile every schema, policy and rule file; exit 1 on the first problem of each."""
     console = Console(stderr=True)
@@ -91,7 +119,7 @@ def validate(
     if rules_dir is not None:
         settings = settings.model_copy(update={"rules_dir": rules_dir})
     failed = 0
-    for name, check in checks():
+    for name, check in checks(acl_file):
         try:
             console.print(
                 f"[green]ok[/]   {name}: {check(settings)}", highlight=False, soft_wrap=True

@@ -1,12 +1,16 @@
 """Every read of the logs is itself an audit event: ``audit_read`` is the one function every
-read command (``replay kafka``, ``replay archive``, ``trace``) calls before it reads.
+read command (``replay kafka``, ``replay archive``, ``trace``, ``consume``, ``verify``,
+``prove``, DLQ decryption with ``consume --decrypt``) calls before it reads.
 
 The event (category ``DATA_ACCESS``, action ``logs.read``, service ``auditpipe-reader``) goes
 through the SDK to ``audit.raw.auditpipe-reader``, so it is scrubbed, enriched and archived like
 every other event, and spooled on disk if the broker is down. It names who read (the OS
 account), the command, the source, the window, the field paths filtered on and the reason
 given — never a filter's values, and for a subject lookup only that one was made, never the
-identifier or its pseudonym.
+identifier or its pseudonym. It also names the Kafka principal the command runs as
+(``User:<SASL user>`` from its client config, ``User:ANONYMOUS`` on a plaintext listener),
+and it is sent as that principal: a reader needs write on ``audit.raw.auditpipe-reader``
+(``deploy/kafka/acls.yaml``), and nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import os
 import pwd
 from dataclasses import dataclass, field
 
-from pipeline.errors import RetryableError
+from pipeline.errors import ConfigError, RetryableError
+from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
@@ -38,7 +43,7 @@ def operator() -> str:
 class ReadAudit:
     """What a read command is about to read; the fields of its audit event."""
 
-    command: str  # "replay kafka", "replay archive", "trace"
+    command: str  # "replay kafka", "replay archive", "trace", "consume", "verify", "prove"
     source: str  # topic or archive URL
     window: str
     filter_fields: tuple[str, ...] = ()
@@ -59,10 +64,26 @@ class ReadAudit:
         return {k: v for k, v in out.items() if v}
 
 
+def kafka_principal(conn: KafkaConnection) -> str:
+    """The principal the broker sees for ``conn``."""
+    if conn.uses_sasl and conn.sasl_username:
+        return f"User:{conn.sasl_username}"
+    return "User:ANONYMOUS"
+
+
+def require_reason(reason: str, what: str) -> str:
+    """``reason`` stripped; a ``ConfigError`` when it is empty (``what`` says which read needs
+    one)."""
+    text = reason.strip()
+    if not text:
+        raise ConfigError(f"{what} needs --reason (it is recorded in the audit trail)")
+    return text
+
+
 def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None) -> str:
     """Emit the audit event of ``read`` and wait for it to be acknowledged (or spooled); returns
     its ``event_id``."""
-    conn = KafkaConnection(bootstrap_servers=settings.kafka_bootstrap, client_id=SERVICE)
+    conn = clients.connection(settings, SERVICE)
     config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
     spec = TopicSpec(
         config.default_topic, settings.topics.partitions, settings.topics.replication_factor
@@ -78,5 +99,5 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
             outcome="SUCCESS",
             actor={"id": actor or operator(), "type": "user"},
             target={"type": "audit-log", "id": read.source},
-            details=read.details(),
+            details={**read.details(), "kafka_principal": kafka_principal(conn)},
         )

@@ -4,21 +4,37 @@ A record's value is the silence's stable JSON (:meth:`Silence.to_json`); a new r
 same id replaces it (expiring a silence writes it again with ``ends_at`` = now, so it stays
 listable until ``auditpipe silence prune`` writes its tombstone); a tombstone deletes it. Every
 router instance tails the whole topic (no consumer group), so all of them see every silence.
+
+The topic is compacted and pruned, so it is no record of who muted what: every change is also
+an ADMIN audit event (:func:`audit_silence`: ``silence.create``, ``silence.expire``,
+``silence.prune``) sent through the SDK to ``audit.raw.auditpipe-silences``, scrubbed and
+archived like every other event.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Literal
 
 import orjson
 
 from pipeline.errors import ConfigError, RetryableError
+from pipeline.events.jsonform import format_ts
 from pipeline.kafka import clients
+from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topicio import read_to_end
+from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.route.silences import Silence, Silences
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+AUDIT_SERVICE = "auditpipe-silences"
+Expiry = Literal["ended", "deleted", "already expired"]
 
 
 def new_silence_id() -> str:
@@ -75,19 +91,22 @@ def put_silence(conn: KafkaConnection, topic: str, silence: Silence) -> None:
     _write(conn, topic, silence.key, orjson.dumps(silence.to_json()))
 
 
-def expire_silence(conn: KafkaConnection, topic: str, silence_id: str, now: datetime) -> Silence:
-    """End a silence now. A silence that has not started yet is deleted (tombstone)."""
+def expire_silence(
+    conn: KafkaConnection, topic: str, silence_id: str, now: datetime
+) -> tuple[Silence, Expiry]:
+    """End a silence now. A silence that has not started yet is deleted (tombstone). Returns
+    the silence as it is now and what was done."""
     current = load_silences(conn, topic).get(silence_id)
     if current is None:
         raise ConfigError(f"no silence with id {silence_id!r} in {topic}")
     if current.expired(now):
-        return current
+        return current, "already expired"
     if current.starts_at >= now:
         _write(conn, topic, silence_id, None)
-        return current
+        return current, "deleted"
     ended = current.model_copy(update={"ends_at": now})
     put_silence(conn, topic, ended)
-    return ended
+    return ended, "ended"
 
 
 def prune_silences(
@@ -103,3 +122,44 @@ def prune_silences(
     if old and not dry_run:
         _write_all(conn, topic, [(s.key, None) for s in old])
     return old
+
+
+def silence_details(silence: Silence) -> dict[str, str]:
+    """A silence as the details of its audit event (matchers in the routing file's syntax)."""
+    return {
+        "silence_id": silence.id,
+        "matchers": " AND ".join(m.text() for m in silence.matchers),
+        "starts_at": format_ts(silence.starts_at),
+        "ends_at": format_ts(silence.ends_at),
+        "created_by": silence.created_by,
+        "comment": silence.comment,
+    }
+
+
+def audit_silence(
+    settings: Settings, action: str, target: str, details: Mapping[str, str], *, actor: str
+) -> str:
+    """Emit the ADMIN audit event of a silence change (``action``: ``silence.create``,
+    ``silence.expire``, ``silence.prune``) as ``actor``, after the change was acknowledged;
+    returns its ``event_id``. A broker that is down gets it later from the on-disk spool."""
+    conn = clients.connection(settings, AUDIT_SERVICE)
+    config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=AUDIT_SERVICE)
+    t = settings.topics
+    spec = TopicSpec(config.default_topic, t.partitions, t.replication_factor)
+    try:
+        ensure_topics(conn, [spec], timeout=10)
+    except RetryableError as exc:  # broker down: the producer spools until it is back
+        log.warning("audit topic not ensured", extra={"topic": spec.name, "error": str(exc)})
+    principal = f"User:{conn.sasl_username}" if conn.uses_sasl and conn.sasl_username else ""
+    with AuditProducer(config) as producer:
+        return producer.emit(
+            category="ADMIN",
+            action=action,
+            actor={"id": actor, "type": "user"},
+            target={"type": "silence", "id": target},
+            details={
+                **{k: v for k, v in details.items() if v},
+                "silences_topic": settings.topics.silences,
+                **({"kafka_principal": principal} if principal else {}),
+            },
+        )

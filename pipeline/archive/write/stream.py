@@ -19,7 +19,9 @@ batches per checkpoint instead of one); quiet periods still get a checkpoint eve
 ``WitnessWatcher`` knows it.
 
 Record values are taken as Avro bodies without decoding (the Confluent wire header is
-stripped), which is what makes the archiver fast.
+stripped), which is what makes the archiver fast. A ``transform`` (the alerts source,
+``alerts.AlertRecorder``) instead rewrites each whole record into an ``audit_event`` body; a
+record it refuses is skipped and counted, and leaves a gap ``verify`` reports.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from pipeline.archive.write.batcher import Batch, Batcher, BatchLimits
 from pipeline.archive.write.flush import complete_partition, write_flush
 from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.archive.write.writer import ArchiveWriter
-from pipeline.errors import RetryableError
+from pipeline.errors import DeserializationError, RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
@@ -75,8 +77,10 @@ class ArchiverStage:
         on_batch: Callable[[ArchiverStats], None] | None = None,
         retention: Retention | None = None,
         witness: WitnessWatcher | None = None,
+        transform: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.store = store
+        self.transform = transform
         self.topic = topic
         self.region = region
         self.limits = limits or BatchLimits()
@@ -196,8 +200,20 @@ class ArchiverStage:
                 # audit.events holds only what the sanitizer wrote; count, never stop
                 skipped += 1
                 continue
-            schema_id = int.from_bytes(value[1:5], "big")
-            closed = add(partition, msg.offset() or 0, schema_id, value[5:], now)
+            if self.transform is None:
+                schema_id: int | None = int.from_bytes(value[1:5], "big")
+                body = value[5:]
+            else:
+                try:
+                    schema_id, body = None, self.transform(value)
+                except DeserializationError as exc:
+                    skipped += 1
+                    log.warning(
+                        "record not archivable; skipped",
+                        extra={"topic": self.topic, "partition": partition, "error": exc.reason},
+                    )
+                    continue
+            closed = add(partition, msg.offset() or 0, schema_id, body, now)
             if closed:
                 ready.extend(closed)
         self.stats.records += records

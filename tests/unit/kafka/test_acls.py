@@ -37,16 +37,23 @@ def test_shipped_file_loads_and_gives_each_role_its_grants() -> None:
     assert by["admin"] == set()
     assert f.principals["admin"].super_user
     assert by["break-glass"] == set()
-    # the analyst reads scrubbed topics only and writes nothing
+    # the analyst reads scrubbed topics only, and writes nothing but the audit events of its
+    # own reads (pipeline/replay/audit.py)
     analyst = by["analyst"]
-    assert {e.operation for e in analyst} == {"read"}
-    assert not any(e.name.startswith("audit.raw") or e.name == "audit.dlq" for e in analyst)
+    audit_own_reads = acls.Entry(
+        "analyst", "topic", "audit.raw.auditpipe-reader", "literal", "write"
+    )
+    assert {e for e in analyst if e.operation != "read"} == {audit_own_reads}
+    reads = {e for e in analyst if e.operation == "read"}
+    assert not any(e.name.startswith("audit.raw") or e.name == "audit.dlq" for e in reads)
     # archivers only read, one group each
     for region in ("us-east-1", "eu-central-1"):
         ops = {(e.resource, e.name, e.operation) for e in by[f"archiver-{region}"]}
         assert ops == {
             ("topic", "audit.events", "read"),
+            ("topic", "audit.alerts", "read"),  # the alerts source (archive/write/alerts.py)
             ("group", f"auditpipe-archiver-{region}", "read"),
+            ("group", f"auditpipe-archiver-{region}.alerts", "read"),
         }
     # the detector cannot touch the router's state
     assert not any("router" in e.name for e in by["detector"])
