@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 AP     := $(BIN)/auditpipe
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down status logs demo test test-unit lint format bench clean
+.PHONY: help install up down status logs demo test test-unit lint format bench bench-env clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
@@ -63,5 +63,16 @@ bench: install ## run the benchmarks against the local stack and print a table
 	$(AP) stack up
 	$(BIN)/python -m benchmarks
 
-clean: down ## stop the stack and delete .stack/ and .venv/
-	rm -rf .stack $(VENV)
+BENCH_VENV := .bench-venv
+
+$(BENCH_VENV)/.installed: benchmarks/requirements-bench.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements-bench.txt
+	@touch $@
+
+bench-env: $(BENCH_VENV)/.installed ## create ./.bench-venv (Presidio, pinned) for the benchmarks' optional rows
+
+clean: down ## stop the stack and delete .stack/, .venv/ and .bench-venv/
+	rm -rf .stack $(VENV) $(BENCH_VENV)
