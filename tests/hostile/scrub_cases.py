@@ -8,25 +8,17 @@ from typing import Any
 import orjson
 
 from pipeline.cli.safe import EXIT_OK
+from pipeline.events import jsonform
 from tests.hostile.conftest import Cli, Result
+from tests.unit.scrub import helpers
+from tests.unit.scrub.helpers import SCHEMA
 
 COMMANDS = ("scrub", "sanitize")
 
 
 def event(**over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "event_id": "0b9f3f8e-4f7e-4a8e-9a51-1d1c6f0c2f11",
-        "ts": "2026-11-01T10:00:00.123456Z",
-        "service": "billing-api",
-        "environment": "prod",
-        "category": "AUTHN",
-        "action": "login",
-        "outcome": "SUCCESS",
-        "actor": {"id": "u-42", "type": "user"},
-        "request_id": "req-1",
-    }
-    doc.update(over)
-    return doc
+    """A valid event in the JSON form; keyword arguments replace top-level fields."""
+    return jsonform.to_json(SCHEMA, helpers.event(**over))
 
 
 def run(cli: Cli, command: str, *docs: dict[str, Any] | bytes) -> Result:
