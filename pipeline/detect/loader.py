@@ -43,7 +43,7 @@ from pipeline.detect.model import (
     RuleSet,
 )
 from pipeline.errors import RuleError
-from pipeline.yamlfiles import LineIndex, index_documents
+from pipeline.yamlfiles import LineIndex, index_documents, read_text
 
 SUPPORTED_CORRELATIONS = {
     SigmaCorrelationType.EVENT_COUNT,
@@ -101,9 +101,12 @@ class _FileLoader:
 
     def documents(self) -> list[tuple[dict[str, Any], LineIndex]]:
         try:
-            text = self.path.read_text()
+            text = read_text(self.path, "rule file")  # names the file: not UTF-8, missing, ...
+            index = index_documents(text)  # the strict checks before the document is built
             docs = [d for d in yaml.safe_load_all(text) if d is not None]
-            index = index_documents(text)
+        except RuleError as exc:
+            self.errors.append(exc)
+            return []
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             self.error(f"invalid YAML: {exc}", mark.line + 1 if mark is not None else None)

@@ -5,6 +5,7 @@ The detectors themselves live in ``detectors.py`` (personal data), ``secrets.py`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,11 @@ from dataclasses import dataclass
 #: turns a precise match into the spans to treat (none: a look-alike)
 Check = Callable[[str, "re.Match[str]"], "list[tuple[int, int]]"]
 
-TAG = re.compile(r"\[[a-z0-9_]+(?::[^\]]*)?\]|\*{3,}", re.ASCII)
+#: a value that is only our own redaction tag (``[secret]``, ``[email]``) or a row of
+#: asterisks holds nothing, so it is left as it is; anything else in brackets is input
+#: (``password=[hunter2]``, ``postgres://[admin:secret]@db``) and is treated like any value.
+#: A mask tag (``[card:…1111]``) is not trusted either: treating it again gives it back.
+TAG = re.compile(r"\[(?:[a-z][a-z0-9]*_)*[a-z][a-z0-9]*\]|\*{3,}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,28 @@ class Detector:
 
 
 def value_span(m: re.Match[str]) -> list[tuple[int, int]]:
-    """The first named group ``v*`` that took part, else the whole match; our own tags skip."""
+    """The first named group ``v*`` that took part, else the whole match; a value that is
+    only one of our tags (of a known kind) skips."""
     for name, value in m.groupdict().items():
         if name.startswith("v") and value is not None:
-            return [] if TAG.fullmatch(value) else [m.span(name)]
+            return [] if is_tag(value) else [m.span(name)]
     return [m.span()]
+
+
+def is_tag(value: str) -> bool:
+    """``value`` is a tag the scrubber writes and holds nothing: ``[kind]`` of a known kind
+    (``[hunter2]`` is not one), or asterisks."""
+    if TAG.fullmatch(value) is None:
+        return False
+    return value.startswith("*") or value[1:-1] in tag_kinds()
+
+
+@functools.cache
+def tag_kinds() -> frozenset[str]:
+    """The kinds our tags name: every detector, and the words of field-level treatments."""
+    from pipeline.scrub.detectors import DETECTORS  # the registry imports this module
+
+    return frozenset(DETECTORS) | {"redacted", "masked", "invalid", "ip"}
 
 
 def compile_ascii(pattern: str, flags: int = 0) -> re.Pattern[str]:

@@ -21,7 +21,12 @@ from pipeline.scrub.detectors import DETECTORS
 from pipeline.scrub.engines import ENGINES
 from pipeline.scrub.fields import OWNED, PROTECTED, Leaf, schema_leaves
 from pipeline.scrub.treatments import FIELD_TREATMENTS, FINDING_TREATMENTS
-from pipeline.yamlfiles import LineIndex, index_documents
+from pipeline.yamlfiles import LineIndex, index_documents, read_text
+
+#: the C parser when present (the document was already checked by ``index_documents``)
+_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 
 def default_policy_path() -> Path:
@@ -77,17 +82,16 @@ def load_policy(
 ) -> ScrubPolicy:
     """Read, validate and compile a policy file (default: ``rules/scrub.yaml``)."""
     p = Path(path) if path is not None else default_policy_path()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleError(f"cannot read policy: {exc.strerror}", file=p) from None
-    return parse_policy(text, str(p), schema)
+    # missing, a directory, unreadable or not UTF-8: a RuleError naming the file
+    return parse_policy(read_text(p, "scrub policy"), str(p), schema)
 
 
 def parse_policy(text: str, source: str, schema: dict[str, Any] | None = None) -> ScrubPolicy:
     try:
-        doc = yaml.safe_load(text)
+        # the strict checks (duplicate keys, aliases, depth; libyaml) before anything builds
+        # the document, then the document itself under the same rules
         indexes = index_documents(text)
+        doc = yaml.load(text, Loader=_LOADER) if indexes else None  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

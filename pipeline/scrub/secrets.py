@@ -52,7 +52,18 @@ _NAME = r"(?<![A-Za-z0-9])[A-Za-z0-9_.-]{0,40}(?:" + _SECRET_WORDS + r")"
 
 
 def _jwt(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    return [m.span()] if v.jwt_ok(m.group()) else []
+    """The token from the first ``eyJ`` of its run whose header decodes (at most 8 tried:
+    ``eyJxeyJhbGci…`` is a JWT glued to text that itself starts like one)."""
+    token = m["v"]
+    start = 0
+    head_end = token.index(".")
+    for _ in range(8):
+        if v.jwt_ok(token[start:]):
+            return [(m.start("v") + start, m.end("v"))]
+        start = token.find("eyJ", start + 1, head_end)
+        if start < 0:
+            break
+    return []
 
 
 _AWS_ID_PREFIX = r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)"
@@ -73,7 +84,12 @@ SECRETS: tuple[Detector, ...] = (
     Detector(
         "jwt",
         r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.",
-        _c(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+        # one attempt per run of base64url characters, from the run's first "eyJ" (atomic:
+        # "eyJeyJeyJ…" is not rescanned from every "eyJ"; _jwt tries the later ones)
+        _c(
+            r"(?<![A-Za-z0-9_-])(?>[A-Za-z0-9_-]*?(?=eyJ))"
+            r"(?P<v>eyJ[A-Za-z0-9_-]*+\.[A-Za-z0-9_-]++\.[A-Za-z0-9_-]*+)"
+        ),
         _jwt,
         secret=True,
         priority=1,
@@ -94,10 +110,11 @@ SECRETS: tuple[Detector, ...] = (
     ),
     Detector(
         "aws_secret_key",
-        r"(?i)(?:aws_?secret|secret_?access_?key)",
+        # written as a key (aws_secret_access_key) or in words (AWS Secret Access Key)
+        r"(?i)(?:aws[ _-]?secret|secret[ _-]?access[ _-]?key)",
         _c(
-            r"(?i)(?:aws_?secret(?:_?access)?_?key|secret_?access_?key)[\"']?\s*[:=]\s*"
-            r"[\"']?(?P<v>[A-Za-z0-9/+]{40}[A-Za-z0-9/+=]*)"
+            r"(?i)(?:aws[ _-]?secret(?:[ _-]?access)?[ _-]?key|secret[ _-]?access[ _-]?key)"
+            r"[\"']?\s*[:=]?\s*[\"'\[]?(?P<v>[A-Za-z0-9/+]{40}[A-Za-z0-9/+=]*)"
         ),
         secret=True,
         priority=3,

@@ -70,9 +70,18 @@ def card_ok(digits: str) -> bool:
 
 
 def _group_ranges(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Contiguous runs of groups (i, j), longest first."""
+    """Contiguous runs of groups (i, j) holding 13-19 digits in all, longest first (at most
+    19 per start: the cost stays linear in the groups, however many digits a run has)."""
     n = len(spans)
-    ranges = [(i, j) for i in range(n) for j in range(i, n)]
+    ranges = []
+    for i in range(n):
+        digits = 0
+        for j in range(i, n):
+            digits += spans[j][1] - spans[j][0]
+            if digits > 19:
+                break
+            if digits >= 13:
+                ranges.append((i, j))
     ranges.sort(key=lambda r: (r[0] - r[1], r[0]))
     return ranges
 

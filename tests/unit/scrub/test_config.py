@@ -83,5 +83,5 @@ def test_errors_carry_file_and_line(text: str, line: int, message: str) -> None:
 
 
 def test_missing_file_is_a_rule_error(tmp_path: Path) -> None:
-    with pytest.raises(RuleError, match="cannot read policy"):
+    with pytest.raises(RuleError, match="scrub policy not found"):
         load_policy(tmp_path / "nope.yaml")
