@@ -47,7 +47,9 @@ def build(settings: Settings, app_id: str) -> faust.App:
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     events = app.topic(t.events, **raw)
     alerts_topic = app.topic(t.alerts, **raw)
-    table = app.Table("detect-state", default=None, partitions=t.partitions, **raw)
+    table = app.Table(
+        "detect-state", default=None, partitions=t.partitions, key_type=str, value_type=str
+    )
     rules = load_rules(RULES)
     client = registry_client(settings.registry_url)
     serde, alerts_serde = AvroSerde(client, AUDIT_EVENT), AvroSerde(client, ALERT)
@@ -70,7 +72,10 @@ def build(settings: Settings, app_id: str) -> faust.App:
                     await alerts_topic.send(key=alert["dedup_key"].encode(), value=value)
             for partition, store in stores.items():  # coalesced: one write per changed key
                 for key, record in store.changes():
-                    table[f"p{partition}|{key}"] = record
+                    if record is None:
+                        table.pop(f"p{partition}|{key}", None)
+                    else:  # faust's table codecs take text (JSON), not raw bytes
+                        table[f"p{partition}|{key}"] = record.decode()
 
     return app
 

@@ -172,6 +172,14 @@ def event_time(datum: dict[str, Any]) -> int:
     return int(ts)
 
 
+def sweep(engines: dict[Slot, Engine], clocks: Clocks, now: float) -> list[dict[str, Any]]:
+    """Expire state of every slot (idle ones advanced with the wall clock); the final updates."""
+    alerts: list[dict[str, Any]] = []
+    for slot, engine in engines.items():
+        alerts.extend(engine.advance(clocks.target(slot, engine, now)))
+    return alerts
+
+
 class DetectorLoop:
     def __init__(
         self,
@@ -365,11 +373,9 @@ class DetectorLoop:
             raise RetryableError(f"{len(reasons)} outputs not acknowledged: {reasons[0]}")
 
     def sweep(self, now: float) -> None:
-        """Expire state of every owned slot (idle ones advanced with the wall clock)."""
-        for slot, run in list(self.slots.items()):
-            out = run.engine.advance(self.clocks.target(slot, run.engine, now))
-            if out:
-                self.send(out)
+        alerts = sweep({s: r.engine for s, r in self.slots.items()}, self.clocks, now)
+        if alerts:
+            self.send(alerts)
 
     def checkpoint(self, only: set[Slot] | None = None) -> None:
         """Alerts and forwards acknowledged, then changed state and progress written and

@@ -1,5 +1,5 @@
-"""The streaming detector (faust) on the real broker: alerts within seconds, and state that
-survives a kill -9 (recovered from the changelog)."""
+"""The streaming detector on the real broker: alerts within seconds, and state (and the
+watermark) that survive a kill -9 (recovered from the changelog)."""
 
 from __future__ import annotations
 
@@ -147,6 +147,36 @@ def test_alerts_fast_and_state_survives_kill_9(
         assert alert is not None, f"no second auth.mfa_disabled alert:\n{h.tail()}"
         assert alert["group"] == {"actor.id": other}
         assert latency < 5.0, f"alert took {latency:.2f}s:\n{h.tail()}"
+    finally:
+        stop_worker(worker)
+        h.consumer.close()
+
+
+def test_a_restart_keeps_the_watermark(
+    stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a kill -9, an event later than the allowed lateness (300 s) behind what the worker
+    had seen is still late: the watermark came back with the state (it used to restart at 0,
+    and such an event alerted)."""
+    monkeypatch.setenv("AUDITPIPE_LOG_LEVEL", "INFO")
+    h = Harness(stack, kafka_conn, tmp_path / "detector.log")
+    worker = h.start()
+    try:
+        now = datetime.now(UTC)
+        first = f"ps:test:{uuid.uuid4().hex[:12]}"
+        h.send(_event(first, now, action="mfa.disable"))
+        assert h.next_alert("auth.mfa_disabled", 90) is not None, h.tail()
+        assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        worker = h.start()
+        # an hour behind the watermark (on the same partition: same actor): late, no alert
+        h.send(_event(first, now - timedelta(hours=1), action="mfa.disable"))
+        # then one on time, by the same actor in a new window: it alerts, so the worker runs
+        h.send(_event(first, now + timedelta(hours=2), action="mfa.disable"))
+        alert = h.next_alert("auth.mfa_disabled", 120)
+        assert alert is not None, f"no alert after the restart:\n{h.tail()}"
+        assert alert["first_event_ts"] >= now + timedelta(hours=2), "the late event alerted"
     finally:
         stop_worker(worker)
         h.consumer.close()
