@@ -36,7 +36,6 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from benchmarks.framework import PARTITIONS
-from pipeline.demo.workers import DemoSecrets, Workers
 from pipeline.events import jsonform, registry
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, schema_files
 from pipeline.events.serde import AvroSerde, registry_client
@@ -46,6 +45,8 @@ from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.produce.generator import EventGenerator
 from pipeline.route.payloads import SIGNATURE_HEADER, verify
+from pipeline.runall.devkeys import DevKeys
+from pipeline.runall.supervisor import StageSpec, Supervisor
 from pipeline.settings import Settings, TopicsConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +186,7 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
     with receiver.serve() as url:
         (rules / "routing.yaml").write_text(ROUTING.format(url=url, secret_env=SECRET_ENV))
         env = {
-            **DemoSecrets.ensure(work / "keys").env(),
+            **DevKeys.ensure(work / "keys").env(),
             SECRET_ENV: receiver.secret,
             "AUDITPIPE_RULES_DIR": str(rules),
             "AUDITPIPE_TOPICS__RAW_PATTERN": scoped.topics.raw_pattern,
@@ -197,24 +198,35 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
         created += [s.name for s in specs]
         for path in schema_files():
             registry.register(registry_client(settings.registry_url), path)
-        workers = Workers(work / "logs", env)
-        workers.start("sanitizer", "sanitizer", "--group", groups["sanitizer"])
-        workers.start("detector", "detector", "--app-id", groups["detector"])
-        workers.start(
-            "router", "router", "--config", str(rules / "routing.yaml"), "--group", groups["router"]
-        )
-        archivers = {}
-        for region in settings.s3_regions:
-            archivers[region] = f"bench-e2e-{run}-archiver-{region}"
-            workers.start(
-                f"archiver-{region}", "archiver", "--region", region, "--group", archivers[region]
-            )
+        archivers = {r: f"bench-e2e-{run}-archiver-{r}" for r in settings.s3_regions}
+        stages = [
+            StageSpec("sanitizer", ("run", "sanitizer", "--group", groups["sanitizer"])),
+            StageSpec("detector", ("run", "detector", "--app-id", groups["detector"])),
+            StageSpec(
+                "router",
+                (
+                    "run",
+                    "router",
+                    "--config",
+                    str(rules / "routing.yaml"),
+                    "--group",
+                    groups["router"],
+                ),
+            ),
+            *(
+                StageSpec(f"archiver-{r}", ("run", "archiver", "--region", r, "--group", g))
+                for r, g in archivers.items()
+            ),
+        ]
+        workers = Supervisor(stages, logs_dir=work / "logs", run_dir=work / "run", env=env)
+        for spec in stages:
+            workers.start(spec.name)
         try:
             result = _drive(
                 conn, settings, scoped, raw, receiver, workers, groups, archivers, rate, seconds
             )
         finally:
-            workers.stop()
+            workers.stop_all()
             admin = clients.admin(conn)
             created += [
                 n for n in admin.list_topics(timeout=10).topics if n.startswith(groups["detector"])
@@ -230,7 +242,7 @@ def _drive(
     scoped: Settings,
     raw: str,
     receiver: Receiver,
-    workers: Workers,
+    workers: Supervisor,
     groups: dict[str, str],
     archivers: dict[str, str],
     rate: float,
@@ -268,7 +280,7 @@ def _drive(
 
     gen = EventGenerator(seed=11).events()
     docs = list(itertools.islice(gen, int(rate * seconds)))
-    pids = {name: p.pid for name, p in workers.procs.items()}
+    pids = {n: pid for n in workers.stop_order if (pid := workers.pid(n)) is not None}
     cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
     t0 = time.perf_counter()
     probes = 0

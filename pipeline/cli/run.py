@@ -39,11 +39,15 @@ def sanitizer(
 
 @app.command()
 def detector(
-    app_id: str = typer.Option("auditpipe-detector", "--app-id", help="faust app id (= group id)"),
+    app_id: str = typer.Option(
+        "auditpipe-detector", "--app-id", help="consumer group id (also names the state topics)"
+    ),
     rules: Path | None = typer.Option(
         None, "--rules", help="rules directory (default: rules/detection)"
     ),
-    loglevel: str = typer.Option("warn", help="faust worker log level: crit|error|warn|info|debug"),
+    loglevel: str | None = typer.Option(
+        None, help="log level: crit|error|warn|info|debug (default: AUDITPIPE_LOG_LEVEL)"
+    ),
     lateness: float = typer.Option(300.0, min=0, help="allowed event-time lateness, seconds"),
     sweep_interval: float = typer.Option(
         30.0, min=0.1, help="seconds between expiry sweeps (final updates of closed windows)"
@@ -54,25 +58,38 @@ def detector(
         help="seconds without events after which a partition's event time "
         "advances with the wall clock",
     ),
+    checkpoint_interval: float = typer.Option(
+        1.0, min=0.05, help="seconds between checkpoints (state written, then offsets committed)"
+    ),
 ) -> None:
-    """Evaluate the detection rules over audit.events; alerts to audit.alerts (faust worker)."""
-    from faust.worker import Worker
+    """Evaluate the detection rules over audit.events; alerts to audit.alerts."""
+    import signal
+
+    from prometheus_client import CollectorRegistry
 
     from pipeline.detect.config import EngineConfig
-    from pipeline.detect.stage import build_app
+    from pipeline.detect.loop import DetectorLoop, DetectorMetrics, LoopOptions
+    from pipeline.ops.stage import serve_stage
 
     settings = load_settings()
     settings.require("kafka", "registry", what="the detector")
+    level = (loglevel or settings.log_level).lower()
+    plog.configure({"crit": "CRITICAL", "warn": "WARNING"}.get(level, level.upper()))
     config = EngineConfig(
         allowed_lateness_s=lateness, sweep_interval_s=sweep_interval, idle_after_s=idle_after
     )
-    faust_app = build_app(
-        settings, app_id=app_id, rules_dir=rules, config=config, loglevel=loglevel
+    registry = CollectorRegistry()
+    loop = DetectorLoop(
+        settings,
+        rules_dir=rules,
+        config=config,
+        options=LoopOptions(app_id=app_id, checkpoint_s=checkpoint_interval),
+        metrics=DetectorMetrics(registry),
     )
-    from pipeline.ops.stage import serve_stage
-
-    serve_stage("detector", settings, app_id)  # /healthz /readyz /metrics
-    Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    serve_stage("detector", settings, app_id, registry)  # /healthz /readyz /metrics
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.stop())
+    loop.run()
 
 
 @app.command()

@@ -39,6 +39,9 @@ class EngineConfig(_Model):
     sample_size: int = Field(10, ge=1, le=10, description="event ids kept per alert")
     slots: int = Field(10, ge=1, le=60, description="sub-windows of a sliding window")
     expire_every: int = Field(10_000, ge=1, description="events between state expiry sweeps")
+    dedup_max: int = Field(
+        100_000, ge=1, description="event ids remembered for de-duplication, per engine"
+    )
     sweep_interval_s: float = Field(
         30.0, gt=0, description="streaming: wall time between timer-driven expiry sweeps"
     )

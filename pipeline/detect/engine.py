@@ -10,12 +10,19 @@ Event time: the watermark is the highest event time seen (per engine; the stream
 one engine per partition). An event older than the watermark minus ``allowed_lateness_s`` is
 counted in ``late`` and not evaluated: the windows it belongs to are closed. State of a group is
 expired once the watermark has moved past its rule's retention (window, baseline or history)
-plus the lateness.
+plus the lateness. The streaming stage persists ``progress()`` (watermark and counters) with the
+state and hands it back with ``resume()``.
+
+Duplicates: an event whose ``event_id`` was already evaluated within the allowed lateness is
+counted in ``duplicates`` and not evaluated again (producers retry, the sanitizer is
+at-least-once). The ids are remembered in memory, oldest first, until the watermark has moved
+more than the lateness past them (an older copy is late anyway) and at most ``dedup_max``
+of them (the oldest go first).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -71,7 +78,10 @@ class Engine:
         self.watermark = 0
         self.late = 0
         self.processed = 0
+        self.duplicates = 0
         self.alerts_by_rule: Counter[str] = Counter()
+        self._seen_ids: set[str] = set()
+        self._seen_order: deque[tuple[int, str]] = deque()
         self._lateness = int(self.config.allowed_lateness_s * US)
         self._getters: dict[str, Getter] = {}
         self._metas: dict[str, RuleMeta] = {}
@@ -132,14 +142,20 @@ class Engine:
 
     # --- evaluation -----------------------------------------------------------------------------
 
-    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Evaluate one JSON-form event; return the alerts (and updates) it raises."""
-        ts = ts_us(event["ts"])
+    def process(self, event: dict[str, Any], ts: int | None = None) -> list[dict[str, Any]]:
+        """Evaluate one event; return the alerts (and updates) it raises. ``ts``: its event
+        time in µs when the caller has it as a number (the streaming stage decodes Avro's
+        timestamp-micros to an int), else parsed from the JSON form's ``ts``."""
+        if ts is None:
+            ts = ts_us(event["ts"])
         alerts: list[dict[str, Any]] = []
         if ts > self.watermark:
             self.watermark = ts
         elif ts < self.watermark - self._lateness:
             self.late += 1
+            return alerts
+        if self._duplicate(str(event.get("event_id") or ""), ts):
+            self.duplicates += 1
             return alerts
         self.processed += 1
         if self.processed % self.config.expire_every == 0:
@@ -157,6 +173,21 @@ class Engine:
             for name, hit in list(hits.items()):
                 alerts.extend(self._propagate(name, hit, hits))
         return alerts
+
+    def _duplicate(self, event_id: str, ts: int) -> bool:
+        """Whether ``event_id`` was seen within the lateness; remembers it if not."""
+        if not event_id:
+            return False
+        seen = self._seen_ids
+        if event_id in seen:
+            return True
+        order = self._seen_order
+        horizon = self.watermark - self._lateness
+        while order and (order[0][0] < horizon or len(order) >= self.config.dedup_max):
+            seen.discard(order.popleft()[1])
+        seen.add(event_id)
+        order.append((ts, event_id))
+        return False
 
     def _propagate(self, name: str, hit: _Hit, hits: dict[str, _Hit]) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = []
@@ -284,18 +315,28 @@ class Engine:
         elif block.new_value is not None:
             nv = block.new_value
             value = as_text(self._get(nv.field)(event))
-            if value and windows.new_value(
-                state, value, ts, timespan_seconds(nv.history) * US, nv.max_values
-            ):
-                trig = _instant(
+            if value:
+                found = windows.new_value(
                     state,
+                    value,
                     ts,
-                    timespan_seconds(nv.window) * US,
-                    hit.samples,
-                    service,
-                    {"field": nv.field, "new_value": value},
+                    timespan_seconds(nv.history) * US,
+                    nv.max_values,
+                    sample=hit.samples[0],
+                    horizon=self.watermark - self._lateness,
                 )
-                alerts.extend(self._trigger(rule.name, key, state, trig))
+                # the event's own value, or values judged again now that earlier history
+                # arrived late: each alerts as of the event that first carried it
+                for new, at, sample in found:
+                    trig = _instant(
+                        state,
+                        at,
+                        timespan_seconds(nv.window) * US,
+                        [sample],
+                        service,
+                        {"field": nv.field, "new_value": new},
+                    )
+                    alerts.extend(self._trigger(rule.name, key, state, trig))
         else:
             trig = _instant(state, ts, rule.window_s * US, hit.samples, service, {})
             alerts.extend(self._trigger(rule.name, key, state, trig))
@@ -350,14 +391,25 @@ class Engine:
         out.extend(self.flush())
         return out
 
+    def progress(self) -> Record:
+        """The watermark and counters, persisted with the state by the streaming stage
+        (``duplicates`` only once there are some: records written before it stay unchanged)."""
+        doc: Record = {"watermark": self.watermark, "late": self.late, "processed": self.processed}
+        if self.duplicates:
+            doc["duplicates"] = self.duplicates
+        return doc
+
+    def resume(self, progress: object) -> None:
+        """Take back what ``progress()`` returned (after a restart or a rebalance)."""
+        f = Fields(progress, "Engine progress")
+        self.watermark = f.integer("watermark")
+        self.late = f.integer("late")
+        self.processed = f.integer("processed")
+        self.duplicates = f.integer("duplicates") if f.has("duplicates") else 0
+
     def snapshot(self) -> Record:
         """The whole engine as JSON (each group's state as its changelog record)."""
-        return {
-            "watermark": self.watermark,
-            "late": self.late,
-            "processed": self.processed,
-            "state": {k: v.encode() for k, v in self.store.items()},
-        }
+        return {**self.progress(), "state": {k: v.encode() for k, v in self.store.items()}}
 
     @classmethod
     def restore(
@@ -365,9 +417,7 @@ class Engine:
     ) -> Engine:
         f = Fields(snapshot, "Engine snapshot")
         engine = cls(rules, config, f.mapping("state", lambda v, _p: GroupState.decode(v)))
-        engine.watermark = f.integer("watermark")
-        engine.late = f.integer("late")
-        engine.processed = f.integer("processed")
+        engine.resume(snapshot)
         return engine
 
 

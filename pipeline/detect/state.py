@@ -13,7 +13,8 @@ fit). The records are the ones the detector wrote when its state was plain dicts
      "seen": {rule: [ts, count]}                           # temporal
      "seq": [[[ts, arrival, count], ...], ...], "n": arrivals   # temporal_ordered
      "ws": µs, "cur": [totals], "hist": [[µs, [totals]]], "first": µs   # spike
-     "values": {value: last seen µs}}                      # new value
+     "values": {value: last seen µs},                      # new value
+     "pending": {value: [first seen µs, [event_id, request_id, trace_id]]}}  # (optional)
 
 An encoded record shares the state's immutable tuples (samples, matches) rather than copying
 them into lists: JSON serializes a tuple as an array. Nothing here knows faust: the streaming
@@ -220,16 +221,29 @@ def _past(value: object, path: str) -> tuple[int, list[float]]:
 
 @dataclass(slots=True)
 class ValueHistory:
-    """new value: the values seen with the event time each was last seen."""
+    """new value: the values seen with the event time each was last seen; ``pending``: values
+    first seen with no history before them in event time, with that time and the sample of
+    the event, until the allowed lateness has passed (a late event that precedes one makes it
+    a new value after all). Empty for a group with history, so it costs nothing there."""
 
     values: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, tuple[int, Sample]] = field(default_factory=dict)
 
     def encode(self) -> Record:
-        return {"values": dict(self.values)}
+        doc: Record = {"values": dict(self.values)}
+        if self.pending:
+            doc["pending"] = {v: [ts, sample] for v, (ts, sample) in self.pending.items()}
+        return doc
 
     @classmethod
     def decode(cls, f: Fields) -> ValueHistory:
-        return cls(f.mapping("values", as_int))
+        pending = f.mapping("pending", _pending) if f.has("pending") else {}
+        return cls(f.mapping("values", as_int), pending)
+
+
+def _pending(value: object, path: str) -> tuple[int, Sample]:
+    ts, sample = as_tuple(value, path, 2)
+    return as_int(ts, path), _sample(sample, path)
 
 
 Window = SlidingCount | TemporalWindow | SequenceWindow | SpikeWindow | ValueHistory

@@ -16,8 +16,9 @@ Windows (event time):
   window's value against the mean of the past ``baseline`` windows (empty ones count as 0;
   a group seen for fewer windows is averaged over those, and one with none has baseline 0).
 * new value: the values seen per group with their last-seen time, forgotten after ``history``.
-  A late event (within the lateness) is judged against values seen before it in event time; a
-  value that arrived earlier but is later in event time is not judged again (known limit).
+  A late event (within the lateness) is judged against values seen before it in event time;
+  a value first seen with no history before it is kept as *pending* until the lateness has
+  passed, and judged again when a late event brings earlier history (it is new after all).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pipeline.detect.state import (
     CountSlot,
     GroupState,
     Match,
+    Sample,
     SequenceWindow,
     SlidingCount,
     SpikeWindow,
@@ -155,8 +157,20 @@ def spike(
     return start, list(cur), means, history
 
 
-def new_value(state: GroupState, value: str, ts: int, history: int, max_values: int) -> bool:
-    """Record ``value`` at ``ts``; True when it is new for a group that already has history."""
+def new_value(
+    state: GroupState,
+    value: str,
+    ts: int,
+    history: int,
+    max_values: int,
+    *,
+    sample: Sample,
+    horizon: int,
+) -> list[tuple[str, int, Sample]]:
+    """Record ``value`` at ``ts`` (the event's ``sample``); the values that are new for a group
+    with history, each with the time and sample of the event that first carried it: this
+    event's value, and pending values this event precedes (their history arrived late).
+    ``horizon``: the watermark minus the lateness; pending values before it are settled."""
     window = state.window_of(ValueHistory)
     if window is None:
         window = state.window = ValueHistory()
@@ -169,4 +183,18 @@ def new_value(state: GroupState, value: str, ts: int, history: int, max_values: 
     seen[value] = max(ts, seen.get(value, ts))
     if len(seen) > max_values:
         del seen[min(seen, key=lambda v: seen[v])]
-    return is_new and had_history
+    found: list[tuple[str, int, Sample]] = []
+    pending = window.pending
+    if pending:
+        for old, (first, old_sample) in list(pending.items()):
+            if first < horizon:
+                del pending[old]  # no event before it can arrive any more
+            elif ts < first and old != value:
+                del pending[old]
+                found.append((old, first, old_sample))
+    if is_new:
+        if had_history:
+            found.append((value, ts, sample))
+        elif ts >= horizon:
+            pending[value] = (ts, sample)
+    return found

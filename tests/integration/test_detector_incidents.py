@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.detect.changelog import changelog_topic
 from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
-from pipeline.detect.stage import TABLE
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
@@ -109,8 +109,7 @@ def detector(
         collector.close()
         log.close()
         internal = [
-            f"{app_id}-{TABLE}-changelog",
-            f"{app_id}-__assignor-__leader",
+            changelog_topic(app_id),
             f"{app_id}-by-actor.ip",  # the repartition test's lane
         ]
         delete_topics(kafka_conn, [events, alerts, *internal])

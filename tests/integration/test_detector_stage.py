@@ -1,5 +1,5 @@
-"""The streaming detector (faust) on the real broker: alerts within seconds, and state that
-survives a kill -9 (recovered from the changelog)."""
+"""The streaming detector on the real broker: alerts within seconds, and state (and the
+watermark) that survive a kill -9 (recovered from the changelog)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka import TopicPartition
 
@@ -45,6 +47,8 @@ def _event(actor_id: str, ts: datetime, **over: Any) -> dict[str, Any]:
 
 
 class Harness:
+    worker: subprocess.Popen[bytes]  # set by the fixture
+
     def __init__(self, stack: Settings, conn: KafkaConnection, log: Path) -> None:
         run = uuid.uuid4().hex[:8]
         self.log = log  # the workers' output, shown when an assertion fails
@@ -62,6 +66,11 @@ class Harness:
             return start_worker(
                 self.app_id, {"events": self.events, "alerts": self.alerts}, cwd=ROOT, log=out
             )
+
+    def kill_and_restart(self) -> None:
+        self.worker.send_signal(signal.SIGKILL)
+        self.worker.wait(10)
+        self.worker = self.start()
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
@@ -103,50 +112,88 @@ class Harness:
         return None
 
 
-def test_alerts_fast_and_state_survives_kill_9(
+@pytest.fixture
+def h(
     stack: Settings, kafka_conn: KafkaConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[Harness]:
+    """A harness with a worker running (stopped after the test)."""
     monkeypatch.setenv("AUDITPIPE_LOG_LEVEL", "INFO")
-    h = Harness(stack, kafka_conn, tmp_path / "detector.log")
-    worker = h.start()
+    harness = Harness(stack, kafka_conn, tmp_path / "detector.log")
+    harness.worker = harness.start()
     try:
-        now = datetime.now(UTC)
-        victim = f"ps:test:{uuid.uuid4().hex[:12]}"
-        # history: logins from DE over the past days
-        for day in range(5, 0, -1):
-            h.send(_event(victim, now - timedelta(days=day)))
-        # an MFA disable alerts at once (first run includes the worker's start-up)
-        h.send(_event(victim, now, action="mfa.disable"))
-        alert = h.next_alert("auth.mfa_disabled", 90)
-        assert alert is not None, f"no auth.mfa_disabled alert; worker said:\n{h.tail()}"
-        assert alert["group"] == {"actor.id": victim}
-        assert alert["runbook"]
-
-        assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
-        worker = h.start()
-
-        # after the restart, the history must still be there: BR is new -> alert
-        h.send(
-            _event(
-                victim,
-                now + timedelta(minutes=1),
-                actor={"id": victim, "type": "user", "country": "BR"},
-            )
-        )
-        alert = h.next_alert("auth.new_country_login", 120)
-        assert alert is not None, f"state not recovered: no new-country alert:\n{h.tail()}"
-        assert alert["group"] == {"actor.id": victim}
-
-        # latency once running: a second MFA disable by another actor
-        other = f"ps:test:{uuid.uuid4().hex[:12]}"
-        sent = h.send(_event(other, now + timedelta(minutes=2), action="mfa.disable"))
-        alert = h.next_alert("auth.mfa_disabled", 30)
-        latency = time.monotonic() - sent
-        assert alert is not None, f"no second auth.mfa_disabled alert:\n{h.tail()}"
-        assert alert["group"] == {"actor.id": other}
-        assert latency < 5.0, f"alert took {latency:.2f}s:\n{h.tail()}"
+        yield harness
     finally:
-        stop_worker(worker)
-        h.consumer.close()
+        stop_worker(harness.worker)
+        harness.consumer.close()
+
+
+def test_alerts_fast_and_state_survives_kill_9(h: Harness) -> None:
+    now = datetime.now(UTC)
+    victim = f"ps:test:{uuid.uuid4().hex[:12]}"
+    # history: logins from DE over the past days
+    for day in range(5, 0, -1):
+        h.send(_event(victim, now - timedelta(days=day)))
+    # an MFA disable alerts at once (first run includes the worker's start-up)
+    h.send(_event(victim, now, action="mfa.disable"))
+    alert = h.next_alert("auth.mfa_disabled", 90)
+    assert alert is not None, f"no auth.mfa_disabled alert; worker said:\n{h.tail()}"
+    assert alert["group"] == {"actor.id": victim}
+    assert alert["runbook"]
+
+    assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
+    h.kill_and_restart()
+
+    # after the restart, the history must still be there: BR is new -> alert
+    h.send(
+        _event(
+            victim,
+            now + timedelta(minutes=1),
+            actor={"id": victim, "type": "user", "country": "BR"},
+        )
+    )
+    alert = h.next_alert("auth.new_country_login", 120)
+    assert alert is not None, f"state not recovered: no new-country alert:\n{h.tail()}"
+    assert alert["group"] == {"actor.id": victim}
+
+    # latency once running: a second MFA disable by another actor
+    other = f"ps:test:{uuid.uuid4().hex[:12]}"
+    sent = h.send(_event(other, now + timedelta(minutes=2), action="mfa.disable"))
+    alert = h.next_alert("auth.mfa_disabled", 30)
+    latency = time.monotonic() - sent
+    assert alert is not None, f"no second auth.mfa_disabled alert:\n{h.tail()}"
+    assert alert["group"] == {"actor.id": other}
+    assert latency < 5.0, f"alert took {latency:.2f}s:\n{h.tail()}"
+
+
+def test_a_restart_keeps_the_watermark(h: Harness) -> None:
+    """After a kill -9, an event later than the allowed lateness (300 s) behind what the worker
+    had seen is still late: the watermark came back with the state (it used to restart at 0,
+    and such an event alerted)."""
+    now = datetime.now(UTC)
+    first = f"ps:test:{uuid.uuid4().hex[:12]}"
+    h.send(_event(first, now, action="mfa.disable"))
+    assert h.next_alert("auth.mfa_disabled", 90) is not None, h.tail()
+    assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
+    h.kill_and_restart()
+    # an hour behind the watermark (on the same partition: same actor): late, no alert
+    h.send(_event(first, now - timedelta(hours=1), action="mfa.disable"))
+    # then one on time, by the same actor in a new window: it alerts, so the worker runs
+    h.send(_event(first, now + timedelta(hours=2), action="mfa.disable"))
+    alert = h.next_alert("auth.mfa_disabled", 120)
+    assert alert is not None, f"no alert after the restart:\n{h.tail()}"
+    assert alert["first_event_ts"] >= now + timedelta(hours=2), "the late event alerted"
+
+
+def test_duplicates_are_skipped_and_reported(h: Harness) -> None:
+    """The same event three times (a producer's retries): evaluated once, the two copies
+    counted and logged (``auditpipe_detector_duplicates`` counts the same)."""
+    doc = _event(f"ps:test:{uuid.uuid4().hex[:12]}", datetime.now(UTC), action="mfa.disable")
+    for _ in range(3):
+        h.send(doc)
+    assert h.next_alert("auth.mfa_disabled", 90) is not None, h.tail()
+    assert h.committed_all(60), f"detector did not commit its input:\n{h.tail()}"
+    deadline = time.monotonic() + 10
+    while "duplicate events skipped" not in h.tail() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    line = next(ln for ln in h.tail().splitlines() if "duplicate events skipped" in ln)
+    assert orjson.loads(line)["duplicates"] == 2, line

@@ -110,12 +110,49 @@ def test_new_value_with_out_of_order_history(tmp_path: Path) -> None:
     rules = extension(tmp_path, NEW_VALUE, NEW_VALUE_BLOCK)
     de, br = event(0, actor={"country": "DE"}), event(60, actor={"country": "BR"})
     assert len(keys(Engine(rules).run([de, br]))) == 1
-    # BR arrives first: the actor's first value then, not an alert; the late DE precedes it in
-    # event time, so it has no history either (BR is not judged again: a documented limit)
-    assert Engine(rules).run([br, de]) == []
+    # BR arrives first: the actor's first value then, not an alert yet; the late DE precedes it
+    # in event time, so BR is judged again and is new after all: the same alert, as of BR
+    (alert,) = Engine(rules).run([br, de])
+    assert alert == Engine(rules).run([de, br])[0]
+    assert alert["details"]["new_value"] == "BR"
+    # history that arrives later than the allowed lateness re-checks nothing
+    engine = Engine(rules, EngineConfig(allowed_lateness_s=30))
+    engine.process(br)
+    engine.process(event(120, actor={"country": "BR"}))  # the watermark moves past BR + 30 s
+    assert engine.process(event(100, actor={"country": "DE"})) == []
     # a late event beyond the lateness does not count as history
     engine = Engine(rules, EngineConfig(allowed_lateness_s=60))
     engine.process(event(7200, actor={"country": "DE"}))
     engine.process(event(0, actor={"country": "FR"}))
     assert engine.late == 1
     assert len(keys(engine.run([event(7300, actor={"country": "FR"})]))) == 1
+
+
+def test_duplicates_by_event_id_are_counted_not_evaluated(tmp_path: Path) -> None:
+    """Twelve copies of one failed login count once; the copies are counted as duplicates."""
+    rules = extension(tmp_path, NEW_VALUE, NEW_VALUE_BLOCK)
+    de = event(0, actor={"country": "DE"})
+    br = event(60, actor={"country": "BR"})
+    engine = Engine(rules)
+    alerts = engine.run([de, *[dict(br) for _ in range(12)]])
+    assert (len(alerts), engine.processed, engine.duplicates) == (1, 2, 11)
+
+
+def test_dedup_memory_is_bounded_by_lateness_and_size(tmp_path: Path) -> None:
+    rules = extension(tmp_path, NEW_VALUE, NEW_VALUE_BLOCK)
+    engine = Engine(rules, EngineConfig(allowed_lateness_s=10, dedup_max=5))
+    for i in range(20):
+        engine.process(event(i, actor={"country": "DE"}))
+    assert len(engine._seen_ids) <= 5
+    engine.process(event(1000, actor={"country": "DE"}))  # everything before 990 s is late now
+    assert len(engine._seen_ids) == 1
+
+
+def test_progress_round_trips_the_watermark(tmp_path: Path) -> None:
+    rules = extension(tmp_path, NEW_VALUE, NEW_VALUE_BLOCK)
+    engine = Engine(rules)
+    engine.run([event(0), event(50), event(50)])
+    again = Engine(rules)
+    again.resume(engine.progress())
+    assert again.progress() == engine.progress()
+    assert again.watermark == engine.watermark > 0

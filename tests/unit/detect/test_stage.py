@@ -1,21 +1,20 @@
-"""The streaming stage's pure parts: the per-partition state view, idle clocks and the expiry
-sweep, and the check for rules whose groups span partitions (faust itself is tested in
-tests/integration/test_detector_*.py)."""
+"""The streaming stage's pure parts: the slot store and progress record, idle clocks and the
+expiry sweep, and the split of rules whose groups span partitions (the loop on the broker is
+tested in tests/integration/test_detector_*.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from pipeline.detect import partitioning
+from pipeline.detect.changelog import Progress, SlotStore
 from pipeline.detect.config import EngineConfig
 from pipeline.detect.engine import Engine
 from pipeline.detect.loader import load_rules
-from pipeline.detect.stage import Clocks, PartitionView, sweep
+from pipeline.detect.loop import Clocks, sweep
 from pipeline.detect.state import GroupState
 from pipeline.errors import StateRecordError
 from tests.unit.detect.helpers import event, match_rule
@@ -24,56 +23,27 @@ from tests.unit.detect.test_engine import correlation
 RULES = Path(__file__).resolve().parents[3] / "rules" / "detection"
 
 
-class FakeTable:
-    """What PartitionView uses of a faust table: its store and ``send_changelog``."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.changelog: list[tuple[int, str, Any]] = []
-
-    def send_changelog(
-        self, partition: int, key: str, value: Any, value_serializer: str | None = None
-    ) -> None:
-        self.changelog.append((partition, key, value))
-
-
 def _state(n: int) -> GroupState:
     return GroupState(group={"actor.id": f"u{n}"}, last=n)
 
 
-def test_partition_view_isolates_partitions_and_writes_their_changelog_partition() -> None:
-    table = FakeTable()
-    p0, p2 = PartitionView(table, 0), PartitionView(table, 2)
-    p0["a"] = _state(1)
-    p2["a"] = _state(2)
-    p2["b"] = _state(3)
-    assert (p0["a"], p2["a"], len(p0), len(p2)) == (_state(1), _state(2), 1, 2)
-    assert sorted(p2) == ["a", "b"]
-    del p2["a"]
-    assert p2.get("a") is None
-    assert "a" in p0
-    changelog = [(p, k, None if v is None else orjson.loads(v)) for p, k, v in table.changelog]
-    assert changelog == [  # the encoded records, as JSON bytes
-        (0, "p0|a", {"group": {"actor.id": "u1"}, "last": 1}),
-        (2, "p2|a", {"group": {"actor.id": "u2"}, "last": 2}),
-        (2, "p2|b", {"group": {"actor.id": "u3"}, "last": 3}),
-        (2, "p2|a", None),  # the tombstone goes to the view's own partition too
-    ]
+def test_slot_store_coalesces_the_writes_of_a_key_until_the_checkpoint() -> None:
+    store = SlotStore()
+    store["a"] = _state(1)
+    store["a"] = _state(2)
+    store["b"] = _state(3)
+    del store["b"]
+    changes = {k: None if v is None else orjson.loads(v) for k, v in store.changes()}
+    assert changes == {"a": {"group": {"actor.id": "u2"}, "last": 2}, "b": None}
+    assert store.changes() == []  # written: nothing left
+    assert store["a"] == _state(2)
 
 
-def test_partition_view_decodes_a_record_recovered_from_the_changelog() -> None:
-    table = FakeTable()
-    view = PartitionView(table, 1)
-    state = _state(1)
-    view["k"] = state
-    assert view["k"] is state  # kept as the object, updated in place by the engine
-    table.data["p1|k"] = {"group": {"actor.id": "u1"}, "last": 5}  # as faust recovers it
-    recovered = view["k"]
-    assert recovered == GroupState(group={"actor.id": "u1"}, last=5)
-    assert table.data["p1|k"] is recovered  # decoded once
-    table.data["p1|bad"] = {"group": {"actor.id": "u1"}}
-    with pytest.raises(StateRecordError, match="GroupState: missing field 'last'"):
-        view.get("bad")
+def test_progress_record_round_trips_and_is_strict() -> None:
+    progress = Progress({"watermark": 5, "late": 0, "processed": 3}, offset=42)
+    assert Progress.decode(progress.encode()) == progress
+    with pytest.raises(StateRecordError, match="offset"):
+        Progress.decode(orjson.dumps({"engine": {}}))
 
 
 def test_advance_closes_windows_and_expires_state_without_events(tmp_path: Path) -> None:
@@ -93,7 +63,7 @@ def test_advance_closes_windows_and_expires_state_without_events(tmp_path: Path)
     assert len(engine.store) == 0  # past its retention: gone
 
 
-def test_sweep_advances_idle_partitions_and_drops_revoked_ones(tmp_path: Path) -> None:
+def test_sweep_advances_idle_partitions(tmp_path: Path) -> None:
     rules = correlation(
         tmp_path,
         "  type: event_count\n  rules: [t.fail]\n  group-by: [actor.id]\n  timespan: 10m\n"
@@ -106,18 +76,12 @@ def test_sweep_advances_idle_partitions_and_drops_revoked_ones(tmp_path: Path) -
         for i in range(3):
             engine.process(event(i, outcome="FAILURE"))
         clocks.saw(p, engine, now=1000.0)
-    sent: list[dict[str, Any]] = []
-
-    async def send(alerts: list[dict[str, Any]]) -> None:
-        sent.extend(alerts)
-
-    # 30 s later nothing is idle yet; partition 1 was revoked
-    assert asyncio.run(sweep(engines, {("", 0)}, clocks, send, now=1030.0)) == 0
-    assert list(engines) == [("", 0)]
-    # two hours of wall time without events: partition 0's windows close, final update out
-    assert asyncio.run(sweep(engines, {("", 0)}, clocks, send, now=1000.0 + 7200)) == 1
-    assert [a["count"] for a in sent] == [3]
-    assert len(engines[("", 0)].store) == 0
+    # 30 s later nothing is idle yet
+    assert sweep(engines, clocks, now=1030.0) == []
+    # two hours of wall time without events: the windows close, final updates out
+    sent = sweep(engines, clocks, now=1000.0 + 7200)
+    assert [a["count"] for a in sent] == [3, 3]
+    assert all(len(e.store) == 0 for e in engines.values())
 
 
 def test_split_keeps_actor_grouped_rules_local_and_sets_the_others_apart(

@@ -11,23 +11,20 @@ from __future__ import annotations
 import datetime
 import shutil
 import socket
-import ssl
 from pathlib import Path
 from typing import Any
 
-import faust
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from prometheus_client import CollectorRegistry
 
 from pipeline.archive.format.keys import Signer
 from pipeline.archive.format.store import FileStore
 from pipeline.archive.write.stream import ArchiverStage
-from pipeline.detect.stage import build_app
+from pipeline.detect.loop import DetectorLoop, LoopOptions
 from pipeline.kafka import clients
 from pipeline.kafka.stage import BatchStage, StageConfig
 from pipeline.kafka.topicio import AsyncProducer
@@ -175,33 +172,13 @@ def test_client_id_and_timeouts_come_from_settings(production: Settings) -> None
         consumer.close()
 
 
-def test_detector_hands_sasl_ssl_to_faust(production: Settings, tmp_path: Path) -> None:
+def test_detector_hands_sasl_ssl_to_librdkafka(production: Settings, tmp_path: Path) -> None:
     rules = tmp_path / "detection"
     rules.mkdir()
     shutil.copy(ROOT / "rules" / "detection" / "admin.role_grant.yml", rules)
-    app = build_app(production, app_id="det-test", rules_dir=rules)
-    conf = app.conf
-    assert [str(url) for url in conf.broker] == [f"kafka://{production.bootstrap_servers}"]
-    assert conf.broker_client_id == "det-test"
-    assert conf.broker_session_timeout == 10.0
-    creds = conf.broker_credentials
-    assert isinstance(creds, faust.SASLCredentials)
-    assert (creds.username, creds.password) == ("svc-pipeline", PASSWORD)
-    assert creds.mechanism.value == "SCRAM-SHA-512"
-    assert creds.protocol.value == "SASL_SSL"
-    assert isinstance(creds.ssl_context, ssl.SSLContext)
-    subjects = [c["subject"] for c in creds.ssl_context.get_ca_certs()]
-    assert ((("commonName", "auditpipe-test-ca"),),) in subjects
-    # what faust's aiokafka driver gives aiokafka's consumers and producer (it calls this with
-    # these two settings when it builds them; pinned here: a module function, not documented)
-    auth = credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
-    assert auth == {
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": "svc-pipeline",
-        "sasl_plain_password": PASSWORD,
-        "ssl_context": creds.ssl_context,
-    }
+    loop = DetectorLoop(production, rules_dir=rules, options=LoopOptions(app_id="det-test"))
+    assert _security(loop.producer.config) == _expected(production, "det-test")
+    assert loop.conn.client_id == "det-test"
 
 
 def test_an_unreadable_password_file_is_a_config_error(production: Settings) -> None:
