@@ -10,6 +10,7 @@ to both S3 Object-Lock regions, and the archive is verified from the public key.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -20,7 +21,7 @@ from rich.table import Table
 from pipeline.cli.run_all import ensure_stack
 from pipeline.cli.safe import clean
 from pipeline.demo.flow import DemoResult, run_demo
-from pipeline.runall.session import DEFAULT_ROUTING
+from pipeline.runall.session import DEFAULT_ROUTING, interrupt
 from pipeline.settings import load_settings
 
 console = Console(stderr=True)
@@ -38,6 +39,7 @@ def demo(
     """Run the whole pipeline end to end on the local stack and print what happened."""
     settings = load_settings()
     ensure_stack(settings, no_stack)
+    signal.signal(signal.SIGTERM, interrupt)  # like Ctrl-C: the stages stop in order
     with console.status("running the pipeline…"):
         r = run_demo(settings, events, console, routing)
 

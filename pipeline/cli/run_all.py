@@ -11,14 +11,19 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from types import FrameType
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.safe import clean
-from pipeline.runall.session import DEFAULT_ROUTING, RunAll, RunAllOptions
+from pipeline.runall.session import (
+    DEFAULT_ROUTING,
+    STOP_SIGNALS,
+    RunAll,
+    RunAllOptions,
+    interrupt,
+)
 from pipeline.settings import Settings, load_settings
 from pipeline.stack import manager
 
@@ -36,10 +41,6 @@ def ensure_stack(settings: Settings, no_stack: bool) -> None:
             console.log(msg)
 
         manager.up(settings.stack, report)
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def run_all(
@@ -87,13 +88,13 @@ def run_all(
         ),
     )
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_interrupt)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, interrupt)  # during start-up: stop what started, in order
     interrupted = False
     try:
         session.prepare()
         session.start(console.log)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, lambda *_: stop.set())
         _status(session)
         seen = len(session.deliveries())
@@ -108,8 +109,6 @@ def run_all(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)  # the ordered stop runs to its end
         console.log("stopping in order (the archivers write their open batches first)…")
         session.stop(console.log)
     if interrupted:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -103,8 +103,9 @@ class Plan:
     events: int = 0
     raw_topic: str = "audit.raw.demo"
     incident_every: float = 60.0
-    router_args: tuple[str, ...] = ()
-    extra_env: dict[str, str] = field(default_factory=dict)
+    #: more arguments per stage name, after the plan's own (e.g. ``{"sanitizer": ("--group",
+    #: "e2e-sanitizer")}`` for a test's own consumer groups)
+    extra_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @staticmethod
     def workers(regions: Sequence[str]) -> list[str]:
@@ -142,7 +143,7 @@ class Plan:
         argv: dict[str, tuple[str, ...]] = {
             SANITIZER: ("run", "sanitizer"),
             DETECTOR: ("run", "detector"),
-            ROUTER: ("run", "router", "--config", str(self.routing), *self.router_args),
+            ROUTER: ("run", "router", "--config", str(self.routing)),
         }
         for region in self.regions:
             argv[archiver(region)] = ("run", "archiver", "--region", region)
@@ -174,7 +175,7 @@ class Plan:
                     ),
                 )
             )
-        return out
+        return [replace(s, argv=(*s.argv, *self.extra_args.get(s.name, ()))) for s in out]
 
     def stop_order(self) -> list[str]:
         """Producer, sanitizer, detector, router, archivers, receiver."""

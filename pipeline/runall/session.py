@@ -10,11 +10,14 @@ around afterwards.
 from __future__ import annotations
 
 import shlex
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from confluent_kafka import TopicPartition
 
@@ -36,8 +39,16 @@ Report = Callable[[str], None]
 DEFAULT_ROUTING = Path("deploy/demo/routing.yaml")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _quiet(_: str) -> None:
     return None
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    """A handler for SIGTERM (and SIGINT) that stops like Ctrl-C: KeyboardInterrupt."""
+    raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ class RunAllOptions:
     ready_timeout_s: float = 240.0
     deliveries: Path | None = None  # default: <stack home>/demo/webhook-deliveries.jsonl
     dev_keys_override: bool = False  # the demo: its own keys even when the settings name some
-    router_args: tuple[str, ...] = ()
+    extra_args: dict[str, tuple[str, ...]] = field(default_factory=dict)  # see Plan.extra_args
     instance: str = "run-all"  # pid files under <stack home>/run/<instance>/
     log_prefix: str = "run-"  # logs: <stack home>/logs/<log_prefix><stage>.log
 
@@ -95,7 +106,7 @@ class RunAll:
             events=options.events,
             raw_topic=options.raw_topic,
             incident_every=options.incident_every,
-            router_args=options.router_args,
+            extra_args=dict(options.extra_args),
         )
         env = self.keys.env(None if options.dev_keys_override else settings)
         env.update({h.secret_env: self.keys.webhook_secret for h in hooks})
@@ -157,13 +168,20 @@ class RunAll:
                 self.supervisor.stop(name)
 
     def stop(self, report: Report = _quiet) -> list[str]:
-        """Stop every running stage in the stop order; the names stopped."""
-        stopped = []
-        for name in self.supervisor.stop_order:
-            if self.supervisor.stop(name):
-                stopped.append(name)
-                report(f"stopped {name}")
-        return stopped
+        """Stop every running stage in the stop order; the names stopped. A second Ctrl-C or
+        SIGTERM meanwhile is ignored (in the main thread), so the ordered stop runs to its end."""
+        main = threading.current_thread() is threading.main_thread()
+        saved = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in STOP_SIGNALS] if main else []
+        try:
+            stopped = []
+            for name in self.supervisor.stop_order:
+                if self.supervisor.stop(name):
+                    stopped.append(name)
+                    report(f"stopped {name}")
+            return stopped
+        finally:
+            for sig, handler in saved:
+                signal.signal(sig, handler)
 
     # --- what happened ----------------------------------------------------------------------
     def deliveries(self) -> list[Delivery]:

@@ -33,7 +33,11 @@ Usage (the API is stable: the fault-injection tests drive it)::
 - :meth:`~Supervisor.kill` sends a signal without waiting (``wait=True``: until the process is
   gone); the stage stays down until started again.
 - :meth:`~Supervisor.wait_ready` raises :class:`~pipeline.errors.StackError` (with the log's
-  path) if the stage exits or is not ready within ``timeout_s``.
+  path) if the stage exits or is not ready within ``timeout_s``. For a pipeline stage the
+  ``ready_url`` is its own ``/readyz`` (``AUDITPIPE_HEALTH__PORT``): its consumer group is
+  stable with members. Right after a kill -9 the dead member may still count until the group's
+  session timeout (``AUDITPIPE_KAFKA__SESSION_TIMEOUT_MS``, 10 s), so "ready" then means the
+  new process serves and the group is stable, not yet that it holds partitions.
 - :meth:`~Supervisor.pid`, :meth:`~Supervisor.alive`, :meth:`~Supervisor.status`,
   :meth:`~Supervisor.log_file`, :meth:`~Supervisor.check` (StackError naming the first stage
   that was started and is no longer running), :meth:`~Supervisor.dead` (those stages' names),

@@ -3,6 +3,7 @@ from the routing file; crash restarts; development keys (pure logic)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ def test_stages_in_start_order_with_their_arguments() -> None:
     assert stages["producer"].ready_url is None
     assert "--rate" in stages["producer"].argv
     assert "25" in stages["producer"].argv
+
+
+def test_extra_args_go_after_the_plans_own() -> None:
+    plan = replace(
+        _plan(producer=True), extra_args={"sanitizer": ("--group", "g"), "producer": ("--seed",)}
+    )
+    stages = {s.name: s for s in plan.stages()}
+    assert stages["sanitizer"].argv == ("run", "sanitizer", "--group", "g")
+    assert stages["producer"].argv[:2] == ("run", "demo-producer")
+    assert stages["producer"].argv[-1] == "--seed"
+    assert stages["detector"].argv == ("run", "detector")
 
 
 def test_stop_order_producer_first_receiver_last() -> None:
