@@ -227,7 +227,8 @@ class ValueHistory:
     a new value after all). Empty for a group with history, so it costs nothing there."""
 
     values: dict[str, int] = field(default_factory=dict)
-    pending: dict[str, tuple[int, Sample]] = field(default_factory=dict)
+    #: None when empty: most groups never have one (an empty dict per group costs 64 bytes)
+    pending: dict[str, tuple[int, Sample]] | None = None
 
     def encode(self) -> Record:
         doc: Record = {"values": dict(self.values)}
@@ -237,8 +238,8 @@ class ValueHistory:
 
     @classmethod
     def decode(cls, f: Fields) -> ValueHistory:
-        pending = f.mapping("pending", _pending) if f.has("pending") else {}
-        return cls(f.mapping("values", as_int), pending)
+        pending = f.mapping("pending", _pending) if f.has("pending") else None
+        return cls(f.mapping("values", as_int), pending or None)
 
 
 def _pending(value: object, path: str) -> tuple[int, Sample]:
