@@ -422,7 +422,7 @@ class DetectorLoop:
         for lane, partition in self._slots_of(tps):
             by_partition.setdefault(partition, []).append(lane)
         for partition, names in by_partition.items():
-            restored = restore(self.conn, self.changelog, partition, names)
+            restored = restore(self.conn, self.changelog, partition, names, self.options.app_id)
             for name, got in restored.items():
                 rules = next(ln.rules for ln in self.lanes.values() if ln.name == name)
                 engine = Engine(rules, self.config, store=got.store)

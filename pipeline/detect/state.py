@@ -17,8 +17,8 @@ fit). The records are the ones the detector wrote when its state was plain dicts
      "pending": {value: [first seen µs, [event_id, request_id, trace_id]]}}  # (optional)
 
 An encoded record shares the state's immutable tuples (samples, matches) rather than copying
-them into lists: JSON serializes a tuple as an array. Nothing here knows faust: the streaming
-stage stores the encoded form in its table, the offline engine keeps the objects in a dict.
+them into lists: JSON serializes a tuple as an array. Nothing here knows Kafka: the streaming
+stage writes the encoded form to its changelog, the offline engine keeps the objects in a dict.
 Timestamps are integer microseconds since the epoch.
 """
 
