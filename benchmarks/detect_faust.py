@@ -59,6 +59,7 @@ def build(settings: Settings, app_id: str) -> faust.App:
 
     @app.agent(events)
     async def detect(stream: faust.StreamT[Any]) -> None:
+        assert isinstance(stream, faust.Stream)  # take_events is the concrete stream's
         async for batch in stream.take_events(1000, within=0.05):
             for event in batch:
                 msg = event.message

@@ -59,7 +59,11 @@ def detect(
     for alert in engine.flush():
         out.write(orjson.dumps(alert) + b"\n")
     out.flush()
-    console.print(f"{engine.processed} events, {engine.late} late (ignored)", highlight=False)
+    console.print(
+        f"{engine.processed} events, {engine.late} late (ignored), "
+        f"{engine.duplicates} duplicates (same event_id within the lateness; ignored)",
+        highlight=False,
+    )
     for rule_id in sorted(ruleset.alerting_ids()):
         console.print(
             f"  {rule_id}: {engine.alerts_by_rule.get(rule_id, 0)} alerts", highlight=False

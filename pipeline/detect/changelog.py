@@ -13,7 +13,6 @@ restored state already holds.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -91,16 +90,16 @@ class Restored:
 
 
 def restore(
-    conn: KafkaConnection, topic: str, partition: int, lanes: Iterable[str]
+    conn: KafkaConnection, topic: str, partition: int, lanes: Iterable[str], group: str
 ) -> dict[str, Restored]:
     """Read partition ``partition`` of the changelog to its end: each lane's state and
-    progress (empty for a lane never written)."""
+    progress (empty for a lane never written). ``group``: the worker's own group id (the one
+    its ACLs allow); the reader only assigns itself the partition, it never joins the group
+    nor commits."""
     wanted = {lane: f"{lane}|{partition}|".encode() for lane in lanes}
     raw: dict[str, dict[str, bytes]] = {lane: {} for lane in wanted}
     consumer = clients.consumer(
-        conn,
-        f"auditpipe-restore-{uuid.uuid4().hex[:8]}",
-        {"enable.auto.commit": False, "enable.partition.eof": True},
+        conn, group, {"enable.auto.commit": False, "enable.partition.eof": True}
     )
     try:
         tp = TopicPartition(topic, partition)

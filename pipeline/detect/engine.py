@@ -1,9 +1,11 @@
-"""The detection engine: events in (JSON form), alerts out (JSON form of schemas/alert.avsc).
+"""The detection engine: events in (JSON form, or the decoded Avro datum with its time in µs),
+alerts out (JSON form of schemas/alert.avsc).
 
-Pure Python and synchronous, so the faust agent and ``auditpipe detect`` drive the same code.
+Pure Python and synchronous, so the streaming loop and ``auditpipe detect`` drive the same code.
 All state lives in ``store``, a mutable mapping from ``"<rule>\\x1f<group key>"`` to a
-:class:`~pipeline.detect.state.GroupState`; the streaming stage passes a view that keeps the
-encoded records in a changelog-backed table. Each value is written back after every change.
+:class:`~pipeline.detect.state.GroupState`; the streaming stage passes a store that remembers
+the keys written until its next checkpoint (``changelog.SlotStore``). Each value is written
+back after every change.
 ``snapshot()``/``restore()`` round-trip the whole engine through JSON.
 
 Event time: the watermark is the highest event time seen (per engine; the streaming stage runs

@@ -1,21 +1,26 @@
 """The streaming detector on the project's own commit-after-ack loop (confluent-kafka), with its
 state in a compacted changelog topic restored on assignment (the router's pattern).
 
-Why this and not faust-streaming: measured side by side in ``make bench`` (benchmarks/detect.py,
-numbers in benchmarks/RESULTS.md, "Detector at stream speed"), on the same events and rules,
-events per CPU-second of the worker process:
+Why this and not faust-streaming: measured side by side in ``make bench`` (benchmarks/detect.py;
+benchmarks/RESULTS.md, "Detector at stream speed (#17)"), on the same events and all shipped
+rules, in one run, as events per CPU-second of the worker process (its threads included), each
+worker saturated from a filled topic:
 
-=========================================================  ==================
-offline engine (the ceiling)                                ~68k /s/core
-faust, as it was (per-event awaits, JSON round trip)         ~4k /s/core
-(a) faust tuned: ``stream.take``, decode once, coalesced     see RESULTS.md
-(b) this loop                                                see RESULTS.md
-=========================================================  ==================
+==========================================================  ===============  ==========
+design                                                       events/s/core    of offline
+==========================================================  ===============  ==========
+offline engine (the ceiling, same run)                       45.2k            100 %
+(b) this loop, state in a compacted changelog                24.7k            55 %
+(a) faust tuned: ``take_events``, decode once, coalesced     9.3k             21 %
+faust as it was (per-event awaits, JSON round trip)          4.1k (earlier)   6 %
+==========================================================  ===============  ==========
 
-faust's own consumer path (aiokafka in Python, an asyncio task per event hand-over, its
-changelog written per table write) costs more CPU per event than the engine itself, and the
-low-latency fetch and loss-free recovery it needed were reachable only through private
-members. Here librdkafka does the fetching in C and one thread runs the loop:
+(Quix Streams, option (c), was not measured: see RESULTS.md.) Tuned faust stays at a fifth of
+the engine: its consumer path (aiokafka's fetcher and record parsing in Python, the stream's
+per-event hand-over between asyncio tasks, acking) costs more CPU per event than the engine, and
+the short fetch wait and loss-free recovery the old stage needed were reachable only through
+private members. Here librdkafka fetches in C and one thread runs the loop; what is left per
+event is the Avro decode (about as costly as the engine) and the engine:
 
 1. consume a batch (whatever is fetched, up to ``batch_size``; wait at most ``poll_s`` for
    the first record, so an event is evaluated within one loop);
@@ -417,7 +422,7 @@ class DetectorLoop:
         for lane, partition in self._slots_of(tps):
             by_partition.setdefault(partition, []).append(lane)
         for partition, names in by_partition.items():
-            restored = restore(self.conn, self.changelog, partition, names)
+            restored = restore(self.conn, self.changelog, partition, names, self.options.app_id)
             for name, got in restored.items():
                 rules = next(ln.rules for ln in self.lanes.values() if ln.name == name)
                 engine = Engine(rules, self.config, store=got.store)

@@ -17,8 +17,8 @@ fit). The records are the ones the detector wrote when its state was plain dicts
      "pending": {value: [first seen µs, [event_id, request_id, trace_id]]}}  # (optional)
 
 An encoded record shares the state's immutable tuples (samples, matches) rather than copying
-them into lists: JSON serializes a tuple as an array. Nothing here knows faust: the streaming
-stage stores the encoded form in its table, the offline engine keeps the objects in a dict.
+them into lists: JSON serializes a tuple as an array. Nothing here knows Kafka: the streaming
+stage writes the encoded form to its changelog, the offline engine keeps the objects in a dict.
 Timestamps are integer microseconds since the epoch.
 """
 
@@ -227,7 +227,8 @@ class ValueHistory:
     a new value after all). Empty for a group with history, so it costs nothing there."""
 
     values: dict[str, int] = field(default_factory=dict)
-    pending: dict[str, tuple[int, Sample]] = field(default_factory=dict)
+    #: None when empty: most groups never have one (an empty dict per group costs 64 bytes)
+    pending: dict[str, tuple[int, Sample]] | None = None
 
     def encode(self) -> Record:
         doc: Record = {"values": dict(self.values)}
@@ -237,8 +238,8 @@ class ValueHistory:
 
     @classmethod
     def decode(cls, f: Fields) -> ValueHistory:
-        pending = f.mapping("pending", _pending) if f.has("pending") else {}
-        return cls(f.mapping("values", as_int), pending)
+        pending = f.mapping("pending", _pending) if f.has("pending") else None
+        return cls(f.mapping("values", as_int), pending or None)
 
 
 def _pending(value: object, path: str) -> tuple[int, Sample]:

@@ -196,5 +196,7 @@ def new_value(
         if had_history:
             found.append((value, ts, sample))
         elif ts >= horizon:
+            pending = pending if pending is not None else {}
             pending[value] = (ts, sample)
+    window.pending = pending or None
     return found

@@ -115,3 +115,18 @@ def test_detect_command_reads_json_lines_and_summarises(tmp_path: Path) -> None:
     lines = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert any(a["rule_id"] == "auth.bruteforce_success" for a in lines)
     assert "auth.bruteforce_success: 1 alerts" in result.output
+
+
+def test_detect_command_counts_copies_of_one_event_once(tmp_path: Path) -> None:
+    """Twelve copies of one failed login and a success are not a brute force (#16): the copies
+    are skipped by event_id and the summary counts them."""
+    failure = event(0, action="login", outcome="FAILURE")
+    success = event(30, action="login", outcome="SUCCESS")
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in [*[failure] * 12, success]) + b"\n")
+    app = typer.Typer()
+    app.command()(detect)
+    result = CliRunner().invoke(app, ["--rules", str(RULES), "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "auth.bruteforce_success: 0 alerts" in result.output
+    assert "2 events, 0 late (ignored), 11 duplicates" in result.output
