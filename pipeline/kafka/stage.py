@@ -11,8 +11,11 @@ Why not faust here: the sanitizer keeps no state, and faust-streaming's commit p
 at-least-once gaps (an offset committed past an in-flight message under concurrency,
 faust-streaming#606; ``take_events`` acks a batch in a ``finally`` even when the batch body
 failed). librdkafka's consumer and producer, driven directly, make the order
-"outputs durable, then commit" explicit. Stages with state (detector, router) use faust
-tables. (The streaming sanitizer's throughput is not yet measured against faust.)
+"outputs durable, then commit" explicit. The stages with state (detector, router) run
+their own loops on the same clients, with state in a compacted changelog topic restored on
+assignment (``pipeline.detect.loop``, ``pipeline.route.stage``); the detector's docstring has
+the measurement against faust-streaming, and ``benchmarks/RESULTS.md`` the sanitizer's against a
+plain consumer loop and Quix Streams.
 """
 
 from __future__ import annotations
