@@ -37,13 +37,13 @@ class Case:
     code: str | None  # expected reason code; None: dropped as a duplicate
 
 
-def event(eid: str, ts: datetime, **over: Any) -> dict[str, Any]:
+def event(eid: str, when: datetime, **over: Any) -> dict[str, Any]:
     """A valid event (JSON form) from the golden file."""
     doc: dict[str, Any] = orjson.loads(
         (ROOT / "tests" / "golden" / "audit_event.json").read_bytes()
     )
     doc.pop("pipeline")
-    doc.update(event_id=eid, ts=jsonform.format_ts(ts), service=GOOD_SERVICE)
+    doc.update(event_id=eid, ts=jsonform.format_ts(when), service=GOOD_SERVICE)
     doc.update(over)
     return doc
 
