@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,7 +245,3 @@ def catalogue(
     cases.append(Case("duplicate event id (second copy)", dup, key, None))
     cases.append(Case("duplicate event id (third copy)", dup, key, None))
     return cases
-
-
-def unique_tag() -> str:
-    return uuid.uuid4().hex[:10]

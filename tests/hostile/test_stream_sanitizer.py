@@ -18,18 +18,8 @@ turns that into a failure, and the marker is removed.
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,15 +27,13 @@ import pytest
 from pipeline.events import jsonform
 from pipeline.events.dlq import REASON_HEADER, Reason
 from pipeline.events.schemas import AUDIT_EVENT, DLQ_ENVELOPE
-from pipeline.events.serde import AvroSerde, registry_client
-from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
+from pipeline.events.serde import AvroSerde
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
-from tests.harness.bad_input import SCHEMA, encode, event, unique_tag
+from tests.harness.bad_input import SCHEMA, encode, event
+from tests.harness.sanitizer_run import Topics, Worker
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 BOUND_S = 15.0
 EMAILS = {
     name: f"zq7.{name}.sentinel@example.com"
@@ -216,97 +204,43 @@ def _zigzag(n: int) -> bytes:
             return bytes(out)
 
 
-def _drain(conn: KafkaConnection, topic: str, done: Any, timeout_s: float) -> list[Any]:
-    consumer = clients.consumer(conn, f"t-{uuid.uuid4()}", {"auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    out: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline and not done(out):
-            out += [m for m in consumer.consume(500, 0.5) if m.error() is None]
-    finally:
-        consumer.close()
-    return out
-
-
 @pytest.fixture(scope="module")
 def run(stack: Settings, kafka_conn: KafkaConnection) -> Iterator[Run]:
-    tag = unique_tag()
-    raw, events_t, dlq_t, alerts_t = (f"t{tag}.raw.h", f"t{tag}.events", f"t{tag}.dlq",
-                                      f"t{tag}.alerts")  # fmt: skip
-    ensure_topics(kafka_conn, [TopicSpec(raw, 1)])
-    client = registry_client(stack.registry_url)
-    serde = AvroSerde(client, AUDIT_EVENT)
-    now = datetime.now(UTC)
-    producer = clients.producer(kafka_conn)
-    offsets: list[int] = []
+    topics = Topics(kafka_conn, stack.registry_url)
+    tag, raw, client, serde, now = topics.tag, topics.raw, topics.client, topics.serde, topics.now
     state = Run(tag=tag)
-
-    def put(value: bytes) -> None:
-        producer.produce(raw, value=value, key=b"actor-1", on_delivery=lambda e, m: offsets.append(
-            -1 if e is not None else m.offset()))  # fmt: skip
-
-    put(encode(serde, event(f"{tag}-good-0", now), raw))
+    topics.put(encode(serde, event(f"{tag}-good-0", now), raw), b"actor-1")
     for i, case in enumerate(CASES):
         doc = event(f"{tag}-case-{i}", now, **case.over)
-        put(_overflow_ts(serde, doc, raw) if case.raw else encode(serde, doc, raw))
-        put(encode(serde, event(f"{tag}-good-{i + 1}", now), raw))
-    assert producer.flush(60) == 0
-    assert -1 not in offsets
+        topics.put(_overflow_ts(serde, doc, raw) if case.raw else encode(serde, doc, raw), b"a")
+        topics.put(encode(serde, event(f"{tag}-good-{i + 1}", now), raw), b"actor-1")
+    offsets = topics.flush()
     state.offsets = {c.name: offsets[2 * i + 1] for i, c in enumerate(CASES)}
-
-    env = {
-        **os.environ,
-        "AUDITPIPE_TOPICS__RAW_PATTERN": rf"^t{tag}\.raw\..*",
-        "AUDITPIPE_TOPICS__EVENTS": events_t,
-        "AUDITPIPE_TOPICS__DLQ": dlq_t,
-        "AUDITPIPE_TOPICS__ALERTS": alerts_t,
-        "AUDITPIPE_DLQ_KEY": secrets.token_hex(32),
-        "AUDITPIPE_HMAC_KEY": secrets.token_hex(32),
-        "AUDITPIPE_LOG_LEVEL": "INFO",
-    }
-    port = _free_port()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.main", "run", "sanitizer", "--group", f"g{tag}",
-         "--batch-size", "1", "--metrics-port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = Worker(topics, batch_size=1, env={"AUDITPIPE_LOG_LEVEL": "INFO"})
     try:
         good_ids = {f"{tag}-good-{i}" for i in range(len(CASES) + 1)}
         events_serde = AvroSerde(client, AUDIT_EVENT)
 
         def all_good(msgs: list[Any]) -> bool:
-            ids = {events_serde.deserialize(m.value(), events_t)["event_id"] for m in msgs}
+            ids = {events_serde.deserialize(m.value(), topics.events)["event_id"] for m in msgs}
             return good_ids <= ids
 
-        for m in _drain(kafka_conn, events_t, all_good, 300):
+        for m in topics.drain(topics.events, all_good, 300):
             state.events_blob += m.value()
-            eid = events_serde.deserialize(m.value(), events_t)["event_id"]
+            eid = events_serde.deserialize(m.value(), topics.events)["event_id"]
             state.events.setdefault(eid, (m.timestamp()[1], m.value()))
         dlq_serde = AvroSerde(client, DLQ_ENVELOPE)
-        for m in _drain(kafka_conn, dlq_t, lambda out: False, 5):
-            letter = dlq_serde.deserialize(m.value(), dlq_t)
+        for m in topics.drain(topics.dlq, lambda out: False, 5):
+            letter = dlq_serde.deserialize(m.value(), topics.dlq)
             state.letters[letter["source_offset"]] = letter
             state.letters_blob += (letter["reason"] + str(letter["headers"])).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
-            state.metrics = resp.read().decode()
-        worker.send_signal(signal.SIGTERM)
-        state.exit_code = worker.wait(60)
-        state.stderr = worker.stdout.read().decode("utf-8", "replace") if worker.stdout else ""
+        state.metrics = worker.metrics()
+        state.exit_code = worker.stop()
+        state.stderr = worker.output
         yield state
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(10)
-        delete_topics(kafka_conn, [raw, events_t, dlq_t, alerts_t])
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        worker.kill()
+        topics.delete()
 
 
 def _param(case: Hostile) -> Any:
