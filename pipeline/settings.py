@@ -244,7 +244,10 @@ class SanitizerConfig(BaseModel):
         default=3600.0, ge=0, description="how far ts may be ahead of the clock (ts_future)"
     )
     max_age_s: float = Field(
-        default=30 * 86400.0, gt=0, description="how far ts may be behind the clock (ts_past)"
+        default=5 * 365 * 86400.0,
+        gt=0,
+        description="how far ts may be behind the clock (ts_past); generous: replays, spooled "
+        "events and fixed-date test data are old but real",
     )
     dedup_window: int = Field(
         default=10_000,
@@ -253,6 +256,11 @@ class SanitizerConfig(BaseModel):
     )
     skew_threshold_s: float = Field(
         default=120.0, gt=0, description="clock skew of a service that raises a SYSTEM alert"
+    )
+    skew_max_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a gap larger than this is old or replayed data, not a clock: no alert",
     )
     skew_window_s: float = Field(
         default=3600.0, gt=0, description="at most one skew alert per service per window"

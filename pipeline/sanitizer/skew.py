@@ -17,6 +17,10 @@ service and window (``rule_id`` ``system.clock_skew``); its ``alert_id`` and ``d
 derived from the service and the window start alone, so a worker restarted mid-window, or
 several workers seeing the same service, raise the same alert and the router keeps one.
 
+A gap beyond ``skew_max_s`` (a day) is not a drifting clock but old data: a replay, a spool
+emptied after an outage, fixed-date test data. It raises no alert (the metric still shows it);
+``ts_past``/``ts_future`` dead-letter the far cases.
+
 Caveat: when the raw topic has no append time and the sanitizer itself lags past the
 threshold (a backlog after an outage), every service looks behind; the alert's details say
 which way, and the DLQ/lag alerts of the pipeline tell the two apart.
@@ -109,7 +113,7 @@ class SkewWatch:
         if (
             win.alerted
             or win.count < self.config.skew_min_events
-            or abs(skew) <= self.config.skew_threshold_s
+            or not self.config.skew_threshold_s < abs(skew) <= self.config.skew_max_s
         ):
             return None
         win.alerted = True

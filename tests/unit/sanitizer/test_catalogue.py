@@ -208,3 +208,10 @@ def test_an_unreachable_registry_is_waited_for_not_dead_lettered() -> None:
     with pytest.raises(RegistryUnavailableError):
         proc.process(_msg(value, b"a", 1))
     assert proc.counters.dead_letters == {}
+
+
+def test_old_data_is_not_clock_skew() -> None:
+    """A replay or fixed-date test data (35 days old) is past skew_max_s: no alert."""
+    proc, events, _, _ = _processor("old")
+    outs = _skewed(proc, events, "billing-api", timedelta(days=35), 5, 0)
+    assert [o.topic for o in outs] == ["audit.events"] * 5
