@@ -132,7 +132,7 @@ class SanitizerProcessor:
             self.guard.check_size(raw)
             datum = self._decode(raw, topic, partition, offset)
             now = self.clock()
-            self.guard.check_event(datum, now)
+            self.guard.check_event(datum, now, len(raw))
             if msg.key() is None:
                 raise InvalidEventError("no_key: the record has no key (raw topics are keyed)")
             digest = self.recent.digest(str(datum["event_id"]))

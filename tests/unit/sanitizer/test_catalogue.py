@@ -215,3 +215,21 @@ def test_old_data_is_not_clock_skew() -> None:
     proc, events, _, _ = _processor("old")
     outs = _skewed(proc, events, "billing-api", timedelta(days=35), 5, 0)
     assert [o.topic for o in outs] == ["audit.events"] * 5
+
+
+@pytest.mark.parametrize("size", [300, 20_000])  # the one-call path of small values, the walk
+def test_guard_finds_a_nul_on_both_paths_and_names_its_place(size: int) -> None:
+    from pipeline.errors import InvalidEventError
+    from pipeline.events import jsonform
+    from pipeline.events.schemas import parsed_schema
+    from pipeline.sanitizer.guard import Guard
+
+    guard = Guard(SanitizerConfig())
+    schema = parsed_schema(AUDIT_EVENT)
+    clean = jsonform.from_json(schema, event("e", NOW, details={"a": "b", "c": "d"}))
+    guard.check_event(clean, NOW, size)
+    for details, where in (({"a": "b", "c": "x\x00"}, "details[1]"), ({"k\x00": "v"}, "(key)")):
+        bad = jsonform.from_json(schema, event("e", NOW, details=details))
+        with pytest.raises(InvalidEventError, match=r"^nul_byte: ") as caught:
+            guard.check_event(bad, NOW, size)
+        assert where in caught.value.reason
