@@ -81,7 +81,20 @@ class AvroSerde:
         self._unknown: dict[int, float] = {}  # schema id -> monotonic time to ask again
 
     def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
-        out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        """Raises ``RegistryUnavailableError`` when the schema's id cannot be had (the first
+        call registers or looks it up): the datum is not at fault."""
+        try:
+            out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
+        except SchemaRegistryError as exc:
+            raise RegistryUnavailableError(
+                f"schema registry answered HTTP {exc.http_status_code} on registration"
+            ) from None
+        except Exception as exc:
+            if _transport(exc):
+                raise RegistryUnavailableError(
+                    f"schema registry unreachable ({type(exc).__name__})"
+                ) from None
+            raise
         assert out is not None
         return bytes(out)
 
@@ -161,6 +174,11 @@ class AvroSerde:
         pair = (writer, None) if same else (writer, self._reader)
         _remember(self._writers, schema_id, pair)
         return pair
+
+
+def _transport(exc: Exception) -> bool:
+    """A connection failure of the registry client (its HTTP library's transport errors)."""
+    return type(exc).__module__.split(".", 1)[0].startswith("httpx") or isinstance(exc, OSError)
 
 
 def _remember(cache: dict[int, Any], key: int, value: Any) -> None:

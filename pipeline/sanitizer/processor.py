@@ -146,7 +146,7 @@ class SanitizerProcessor:
             try:
                 clean = sanitize(datum, enrich=self.enrich, scrub=self.scrub, received=received)
                 value = self._encode(clean)
-            except MessageError:
+            except (MessageError, RegistryUnavailableError):
                 raise
             except Exception as exc:
                 # the exception text may quote the value: keep only its type

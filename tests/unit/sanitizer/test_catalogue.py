@@ -233,3 +233,15 @@ def test_guard_finds_a_nul_on_both_paths_and_names_its_place(size: int) -> None:
         with pytest.raises(InvalidEventError, match=r"^nul_byte: ") as caught:
             guard.check_event(bad, NOW, size)
         assert where in caught.value.reason
+
+
+def test_an_unreachable_registry_when_encoding_is_not_the_events_fault() -> None:
+    from pipeline.events.serde import RegistryUnavailableError
+    from pipeline.sanitizer.processor import FastEncoder
+
+    proc, events, _, _ = _processor("down-encode")
+    value = encode(events, event("e", NOW), "audit.raw.x")
+    proc._encode = FastEncoder(AvroSerde(registry_client("http://127.0.0.1:1"), AUDIT_EVENT), "t")
+    with pytest.raises(RegistryUnavailableError):
+        proc.process(_msg(value, b"a", 1))
+    assert proc.counters.dead_letters == {}
