@@ -254,8 +254,14 @@ class SanitizerConfig(BaseModel):
         ge=0,
         description="event ids remembered per partition to drop duplicates (0: off)",
     )
-    skew_threshold_s: float = Field(
-        default=120.0, gt=0, description="clock skew of a service that raises a SYSTEM alert"
+    skew_ahead_s: float = Field(
+        default=120.0, gt=0, description="a service's clock this far ahead raises a SYSTEM alert"
+    )
+    skew_behind_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="a service's clock this far behind raises a SYSTEM alert (larger: delivery "
+        "delays, a spool emptied after an outage, look the same)",
     )
     skew_max_s: float = Field(
         default=86400.0,

@@ -28,7 +28,11 @@ from tests.harness.sanitizer_run import Topics, Worker
 
 pytestmark = pytest.mark.integration
 LIMITS = SanitizerConfig(
-    max_event_bytes=64 * 1024, max_field_bytes=8192, max_entries=100, skew_threshold_s=120
+    max_event_bytes=64 * 1024,
+    max_field_bytes=8192,
+    max_entries=100,
+    skew_ahead_s=120,
+    skew_behind_s=120,
 )
 SKEW = timedelta(minutes=15)
 
@@ -75,7 +79,8 @@ def run(stack: Settings, kafka_conn: KafkaConnection) -> Iterator[Run]:
             "AUDITPIPE_SANITIZER__MAX_EVENT_BYTES": str(LIMITS.max_event_bytes),
             "AUDITPIPE_SANITIZER__MAX_FIELD_BYTES": str(LIMITS.max_field_bytes),
             "AUDITPIPE_SANITIZER__MAX_ENTRIES": str(LIMITS.max_entries),
-            "AUDITPIPE_SANITIZER__SKEW_THRESHOLD_S": str(LIMITS.skew_threshold_s),
+            "AUDITPIPE_SANITIZER__SKEW_AHEAD_S": str(LIMITS.skew_ahead_s),
+            "AUDITPIPE_SANITIZER__SKEW_BEHIND_S": str(LIMITS.skew_behind_s),
         },
     )
     try:
@@ -158,9 +163,9 @@ def test_clock_skew_raises_one_system_alert_per_skewed_service(run: Run) -> None
     for alert in run.alerts:
         assert alert["rule_id"] == RULE_ID
         assert alert["details"]["category"] == "SYSTEM"
-        assert float(alert["details"]["skew_s"]) > LIMITS.skew_threshold_s
+        assert float(alert["details"]["skew_s"]) > LIMITS.skew_ahead_s
     lines = [ln for ln in run.metrics.splitlines() if ln.startswith("auditpipe_sanitizer_clock")]
     skew = {ln.split('"')[1]: float(ln.rsplit(" ", 1)[1]) for ln in lines if '"' in ln}
-    assert skew["billing-api"] > LIMITS.skew_threshold_s
-    assert skew["auth-service"] < -LIMITS.skew_threshold_s
-    assert abs(skew["api-gateway"]) < LIMITS.skew_threshold_s
+    assert skew["billing-api"] > LIMITS.skew_behind_s
+    assert skew["auth-service"] < -LIMITS.skew_ahead_s
+    assert abs(skew["api-gateway"]) < LIMITS.skew_ahead_s

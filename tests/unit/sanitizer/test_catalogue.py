@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 CLIENTS: dict[str, Any] = {}
 LIMITS = SanitizerConfig(
-    max_event_bytes=16 * 1024, max_field_bytes=2048, max_entries=50, skew_threshold_s=60
+    max_event_bytes=16 * 1024,
+    max_field_bytes=2048,
+    max_entries=50,
+    skew_ahead_s=60,
+    skew_behind_s=300,
 )
 
 
@@ -245,3 +249,18 @@ def test_an_unreachable_registry_when_encoding_is_not_the_events_fault() -> None
     with pytest.raises(RegistryUnavailableError):
         proc.process(_msg(value, b"a", 1))
     assert proc.counters.dead_letters == {}
+
+
+def test_by_default_ten_minutes_behind_is_delivery_delay_but_ahead_is_a_clock() -> None:
+    """The demo's traffic is stamped 10 minutes in the past; a clock ahead cannot be a delay."""
+    watch = SkewWatch(SanitizerConfig(), frozenset())
+    for i in range(5):
+        doc = {"service": "s", "ts": NOW - timedelta(minutes=10), "event_id": f"e{i}"}
+        assert watch.observe({**doc, "request_id": "r"}, NOW) is None
+    raised = [
+        watch.observe({"service": "t", "ts": NOW + timedelta(minutes=10), "event_id": f"f{i}",
+                       "request_id": "r"}, NOW)
+        for i in range(3)
+    ]  # fmt: skip
+    assert raised[2] is not None
+    assert raised[2]["details"]["threshold_s"] == "120"
