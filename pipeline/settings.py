@@ -244,15 +244,29 @@ class SanitizerConfig(BaseModel):
         default=3600.0, ge=0, description="how far ts may be ahead of the clock (ts_future)"
     )
     max_age_s: float = Field(
-        default=30 * 86400.0, gt=0, description="how far ts may be behind the clock (ts_past)"
+        default=5 * 365 * 86400.0,
+        gt=0,
+        description="how far ts may be behind the clock (ts_past); generous: replays, spooled "
+        "events and fixed-date test data are old but real",
     )
     dedup_window: int = Field(
         default=10_000,
         ge=0,
         description="event ids remembered per partition to drop duplicates (0: off)",
     )
-    skew_threshold_s: float = Field(
-        default=120.0, gt=0, description="clock skew of a service that raises a SYSTEM alert"
+    skew_ahead_s: float = Field(
+        default=120.0, gt=0, description="a service's clock this far ahead raises a SYSTEM alert"
+    )
+    skew_behind_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="a service's clock this far behind raises a SYSTEM alert (larger: delivery "
+        "delays, a spool emptied after an outage, look the same)",
+    )
+    skew_max_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a gap larger than this is old or replayed data, not a clock: no alert",
     )
     skew_window_s: float = Field(
         default=3600.0, gt=0, description="at most one skew alert per service per window"

@@ -51,13 +51,14 @@ class Reason(StrEnum):
     PROCESSING_FAILED = "processing_failed"  # enrich, scrub or encode failed
 
 
+_CODES = frozenset(r.value for r in Reason)
 _BY_TYPE = {DeserializationError: Reason.UNDECODABLE, InvalidEventError: Reason.INVALID_EVENT}
 
 
 def reason_code(error: MessageError) -> Reason:
     """The code a reason text starts with, else the default of the error's type."""
     head = error.reason.split(":", 1)[0]
-    if head in Reason.__members__.values():
+    if head in _CODES:
         return Reason(head)
     for kind, code in _BY_TYPE.items():
         if isinstance(error, kind):

@@ -99,16 +99,24 @@ class AvroSerde:
 
     def serialize(self, datum: dict[str, Any], topic: str) -> bytes:
         """The wire-format value; ``RegistryUnavailableError`` when the registry was needed (the
-        first call registers or looks up the schema) and could not be reached."""
+        first call registers or looks up the schema) and did not answer: the datum is not at
+        fault. A 4xx answer about the request (e.g. an incompatible schema) is raised as is."""
         try:
             out = self._ser(datum, SerializationContext(topic, MessageField.VALUE))
         except Exception as exc:
+            if _answered(exc):
+                raise
             # the serializer raises one way for a bad datum and for a registry that is down:
-            # asking the registry something cheap tells them apart (only on this error path)
-            if not _answered(exc) and not registry_reachable(self._client):
+            # a 5xx, a transport error, or (otherwise) a registry that does not answer a cheap
+            # request tells them apart (only on this error path)
+            if (
+                isinstance(exc, SchemaRegistryError)
+                or _transport(exc)
+                or not registry_reachable(self._client)
+            ):
                 raise RegistryUnavailableError(
-                    f"schema registry unreachable: {type(exc).__name__}"
-                ) from exc
+                    f"schema registry unreachable ({type(exc).__name__})"
+                ) from None
             raise
         assert out is not None
         return bytes(out)
@@ -189,6 +197,11 @@ class AvroSerde:
         pair = (writer, None) if same else (writer, self._reader)
         _remember(self._writers, schema_id, pair)
         return pair
+
+
+def _transport(exc: Exception) -> bool:
+    """A connection failure of the registry client (its HTTP library's transport errors)."""
+    return type(exc).__module__.split(".", 1)[0].startswith("httpx") or isinstance(exc, OSError)
 
 
 def _remember(cache: dict[int, Any], key: int, value: Any) -> None:

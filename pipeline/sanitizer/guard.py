@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from pipeline.errors import InvalidEventError
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.settings import SanitizerConfig
@@ -44,6 +46,8 @@ class Guard:
         self._names = frozenset(_field_names(parsed_schema(AUDIT_EVENT), set()))
         self._future = timedelta(seconds=limits.max_future_s)
         self._age = timedelta(seconds=limits.max_age_s)
+        self._quarter = limits.max_field_bytes // 4  # UTF-8: at most 4 bytes a character
+        self._small = min(limits.max_field_bytes, limits.max_entries)
 
     def check_size(self, raw: bytes) -> None:
         if len(raw) > self.limits.max_event_bytes:
@@ -51,8 +55,9 @@ class Guard:
                 f"oversize_event: {len(raw)} bytes, the limit is {self.limits.max_event_bytes}"
             )
 
-    def check_event(self, datum: dict[str, Any], now: datetime) -> None:
-        self._walk(datum)
+    def check_event(self, datum: dict[str, Any], now: datetime, size: int) -> None:
+        """``size``: of the raw value the datum was decoded from."""
+        self._walk(datum, size)
         for name in REQUIRED:
             if not datum.get(name):
                 raise InvalidEventError(f"missing_field: {name}: must not be empty")
@@ -69,7 +74,39 @@ class Guard:
                     "sanitizer's clock"
                 )
 
-    def _walk(self, datum: dict[str, Any]) -> None:
+    def _walk(self, datum: dict[str, Any], size: int) -> None:
+        """A quick pass that builds no paths; only when it finds a suspect does the second
+        pass name the place (a long string may still be within the limit in bytes).
+
+        Most events are small, and a small value cannot hold a long string (a string's bytes
+        are in the value) nor a map or list of many entries (each takes at least one byte):
+        for those, one C call (orjson, which writes U+0000 as ``\\u0000``) looks for NUL."""
+        if size <= self._small:
+            try:
+                suspect = b"\\u0000" in orjson.dumps(datum)
+            except orjson.JSONEncodeError:  # a type orjson does not write: the slow pass
+                suspect = self._suspect(datum)
+        else:
+            suspect = self._suspect(datum)
+        if suspect:
+            self._locate(datum)
+
+    def _suspect(self, value: Any) -> bool:
+        kind = type(value)
+        if kind is str:
+            return "\x00" in value or len(value) > self._quarter
+        if kind is dict:
+            if len(value) > self.limits.max_entries:
+                return True
+            for key, item in value.items():
+                if "\x00" in key or len(key) > self._quarter or self._suspect(item):
+                    return True
+            return False
+        if kind is list:
+            return len(value) > self.limits.max_entries or any(self._suspect(v) for v in value)
+        return False
+
+    def _locate(self, datum: dict[str, Any]) -> None:
         limit, entries = self.limits.max_field_bytes, self.limits.max_entries
         stack: list[tuple[Any, str]] = [(datum, "")]
         while stack:

@@ -138,7 +138,7 @@ class SanitizerProcessor:
             self.guard.check_size(raw)
             datum = self.events_serde.deserialize(raw, topic, partition=partition, offset=offset)
             now = self.clock()
-            self.guard.check_event(datum, now)
+            self.guard.check_event(datum, now, len(raw))
             if msg.key() is None:
                 raise InvalidEventError("no_key: the record has no key (raw topics are keyed)")
             digest = self.recent.digest(str(datum["event_id"]))

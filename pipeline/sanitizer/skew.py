@@ -1,5 +1,5 @@
 """Clock skew per service: the gap between an event's ``ts`` and the time it was received, and a
-SYSTEM alert when a service's clock drifts past ``skew_threshold_s``.
+SYSTEM alert when a service's clock drifts past ``skew_ahead_s`` / ``skew_behind_s``.
 
 Receive time: the broker's append time when the raw topic stamps records itself
 (``message.timestamp.type=LogAppendTime``: the broker's clock, no consumer lag in it), else the
@@ -16,6 +16,10 @@ clock that is really off moves every event of the window. Once a window has
 service and window (``rule_id`` ``system.clock_skew``); its ``alert_id`` and ``dedup_key`` are
 derived from the service and the window start alone, so a worker restarted mid-window, or
 several workers seeing the same service, raise the same alert and the router keeps one.
+
+A gap beyond ``skew_max_s`` (a day) is not a drifting clock but old data: a replay, a spool
+emptied after an outage, fixed-date test data. It raises no alert (the metric still shows it);
+``ts_past``/``ts_future`` dead-letter the far cases.
 
 Caveat: when the raw topic has no append time and the sanitizer itself lags past the
 threshold (a backlog after an outage), every service looks behind; the alert's details say
@@ -109,7 +113,7 @@ class SkewWatch:
         if (
             win.alerted
             or win.count < self.config.skew_min_events
-            or abs(skew) <= self.config.skew_threshold_s
+            or not self._limit(skew) < abs(skew) <= self.config.skew_max_s
         ):
             return None
         win.alerted = True
@@ -117,6 +121,10 @@ class SkewWatch:
         if self._alerts is not None:
             self._alerts.inc()
         return self._alert(service, win, skew, received)
+
+    def _limit(self, skew: float) -> float:
+        c = self.config
+        return c.skew_behind_s if skew > 0 else c.skew_ahead_s
 
     def _alert(self, service: str, win: _Window, skew: float, now: datetime) -> dict[str, Any]:
         span = self.config.skew_window_s
@@ -148,7 +156,7 @@ class SkewWatch:
                 "category": "SYSTEM",
                 "direction": direction,
                 "skew_s": f"{abs(skew):.3f}",
-                "threshold_s": f"{self.config.skew_threshold_s:g}",
+                "threshold_s": f"{self._limit(skew):g}",
                 "receive_clock": "broker append time, else the sanitizer's clock",
             },
         }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import io
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,13 +36,13 @@ class Case:
     code: str | None  # expected reason code; None: dropped as a duplicate
 
 
-def event(eid: str, ts: datetime, **over: Any) -> dict[str, Any]:
+def event(eid: str, when: datetime, **over: Any) -> dict[str, Any]:
     """A valid event (JSON form) from the golden file."""
     doc: dict[str, Any] = orjson.loads(
         (ROOT / "tests" / "golden" / "audit_event.json").read_bytes()
     )
     doc.pop("pipeline")
-    doc.update(event_id=eid, ts=jsonform.format_ts(ts), service=GOOD_SERVICE)
+    doc.update(event_id=eid, ts=jsonform.format_ts(when), service=GOOD_SERVICE)
     doc.update(over)
     return doc
 
@@ -246,7 +245,3 @@ def catalogue(
     cases.append(Case("duplicate event id (second copy)", dup, key, None))
     cases.append(Case("duplicate event id (third copy)", dup, key, None))
     return cases
-
-
-def unique_tag() -> str:
-    return uuid.uuid4().hex[:10]

@@ -49,6 +49,7 @@ def test_producer_writes_raw_and_sanitizer_reads_it(principals: Principals, raw_
     [
         ("sanitizer", "audit.events", {"write"}),
         ("sanitizer", "audit.dlq", {"write"}),
+        ("sanitizer", "audit.alerts", {"write"}),  # clock-skew SYSTEM alerts
         ("detector", "audit.events", {"read"}),
         ("detector", "audit.alerts", {"write"}),
         ("router", "audit.alerts", {"read"}),

@@ -57,3 +57,14 @@ def test_unknown_key_and_bad_key_length_are_config_errors() -> None:
         DlqKey("short", b"x" * 16)
     assert "withheld" in repr(KEY)
     assert KEY.key.hex() not in repr(KEY)
+
+
+def test_the_reason_code_rides_in_the_headers() -> None:
+    from pipeline.errors import DeserializationError, ProcessingError
+    from pipeline.events.dlq import REASON_HEADER, reason_code
+
+    assert _letter()["headers"] == {REASON_HEADER: "invalid_event"}  # no code in the text
+    coded = InvalidEventError("ts_past: ts is more than 1 s behind", raw=b"x")
+    assert dead_letter(coded, stage="s", key=KEY)["headers"][REASON_HEADER] == "ts_past"
+    assert reason_code(DeserializationError("garbage")) == "undecodable"
+    assert reason_code(ProcessingError("boom: x")) == "processing_failed"

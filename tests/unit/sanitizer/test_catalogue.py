@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 CLIENTS: dict[str, Any] = {}
 LIMITS = SanitizerConfig(
-    max_event_bytes=16 * 1024, max_field_bytes=2048, max_entries=50, skew_threshold_s=60
+    max_event_bytes=16 * 1024,
+    max_field_bytes=2048,
+    max_entries=50,
+    skew_ahead_s=60,
+    skew_behind_s=300,
 )
 
 
@@ -207,3 +211,55 @@ def test_an_unreachable_registry_is_raised_for_a_retry_not_dead_lettered() -> No
     with pytest.raises(RegistryUnavailableError):
         proc.process(_msg(value, b"a", 1))
     assert proc.counters.dead_letters == {}
+
+
+def test_old_data_is_not_clock_skew() -> None:
+    """A replay or fixed-date test data (35 days old) is past skew_max_s: no alert."""
+    proc, events, _, _ = _processor("old")
+    outs = _skewed(proc, events, "billing-api", timedelta(days=35), 5, 0)
+    assert [o.topic for o in outs] == ["audit.events"] * 5
+
+
+@pytest.mark.parametrize("size", [300, 20_000])  # the one-call path of small values, the walk
+def test_guard_finds_a_nul_on_both_paths_and_names_its_place(size: int) -> None:
+    from pipeline.errors import InvalidEventError
+    from pipeline.events import jsonform
+    from pipeline.events.schemas import parsed_schema
+    from pipeline.sanitizer.guard import Guard
+
+    guard = Guard(SanitizerConfig())
+    schema = parsed_schema(AUDIT_EVENT)
+    clean = jsonform.from_json(schema, event("e", NOW, details={"a": "b", "c": "d"}))
+    guard.check_event(clean, NOW, size)
+    for details, where in (({"a": "b", "c": "x\x00"}, "details[1]"), ({"k\x00": "v"}, "(key)")):
+        bad = jsonform.from_json(schema, event("e", NOW, details=details))
+        with pytest.raises(InvalidEventError, match=r"^nul_byte: ") as caught:
+            guard.check_event(bad, NOW, size)
+        assert where in caught.value.reason
+
+
+def test_an_unreachable_registry_when_encoding_is_not_the_events_fault() -> None:
+    from pipeline.errors import RegistryUnavailableError
+    from pipeline.sanitizer.processor import FastEncoder
+
+    proc, events, _, _ = _processor("down-encode")
+    value = encode(events, event("e", NOW), "audit.raw.x")
+    proc._encode = FastEncoder(AvroSerde(registry_client("http://127.0.0.1:1"), AUDIT_EVENT), "t")
+    with pytest.raises(RegistryUnavailableError):
+        proc.process(_msg(value, b"a", 1))
+    assert proc.counters.dead_letters == {}
+
+
+def test_by_default_ten_minutes_behind_is_delivery_delay_but_ahead_is_a_clock() -> None:
+    """The demo's traffic is stamped 10 minutes in the past; a clock ahead cannot be a delay."""
+    watch = SkewWatch(SanitizerConfig(), frozenset())
+    for i in range(5):
+        doc = {"service": "s", "ts": NOW - timedelta(minutes=10), "event_id": f"e{i}"}
+        assert watch.observe({**doc, "request_id": "r"}, NOW) is None
+    raised = [
+        watch.observe({"service": "t", "ts": NOW + timedelta(minutes=10), "event_id": f"f{i}",
+                       "request_id": "r"}, NOW)
+        for i in range(3)
+    ]  # fmt: skip
+    assert raised[2] is not None
+    assert raised[2]["details"]["threshold_s"] == "120"
