@@ -78,6 +78,15 @@ class StackConfig(BaseModel):
     )
     s3_access_key_id: str = "auditpipe"
     s3_secret_access_key: SecretStr = SecretStr("auditpipe-local-secret")
+    s3_iam: bool = Field(
+        default=False,
+        description="versitygw's internal IAM and admin API on; `stack up` creates a role "
+        "account per archiver, lifecycle, verifier, analyst and the buckets' policies "
+        "(pipeline/stack/s3iam.py)",
+    )
+    s3_admin_port_offset: int = Field(
+        default=10, ge=1, le=1000, description="admin API port = the region's S3 port + this"
+    )
 
     kafka_version: str = "4.1.2"
     log4j_version: str = "2.25.3"

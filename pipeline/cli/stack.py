@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.settings import load_settings
-from pipeline.stack import manager
+from pipeline.stack import manager, s3iam
 
 app = typer.Typer(
     help="The local stack: Kafka (KRaft), schema registry, two S3 Object-Lock regions.",
@@ -45,7 +45,8 @@ def up(
     ),
 ) -> None:
     """Fetch what is missing, start every service that is not running, wait until healthy."""
-    cfg = load_settings().stack
+    settings = load_settings()
+    cfg = settings.stack
     if secure:
         cfg = cfg.model_copy(update={"secure": True})
     with console.status("starting the local stack…") as st:
@@ -55,7 +56,12 @@ def up(
             console.log(msg)
 
         rows = manager.up(cfg, report)
+        if cfg.s3_iam and all(r.up for r in rows):
+            report("S3 accounts and bucket policies (AUDITPIPE_STACK__S3_IAM)")
+            s3iam.provision(cfg, settings.archive.bucket_prefix)
     Console().print(_table(rows))
+    if cfg.s3_iam:
+        console.print(f"S3 role credentials: {s3iam.credentials_dir(cfg)}/<role>.env")
 
 
 @app.command()

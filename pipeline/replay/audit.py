@@ -20,6 +20,8 @@ import os
 import pwd
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaError
+
 from pipeline.errors import ConfigError, RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
@@ -30,6 +32,10 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 SERVICE = "auditpipe-reader"
+#: delivery errors that no retry overcomes: the reader's principal may not record its read
+REFUSALS = frozenset(
+    {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+)
 CATEGORY = "DATA_ACCESS"
 ACTION = "logs.read"
 
@@ -81,8 +87,9 @@ def require_reason(reason: str, what: str) -> str:
 
 
 def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None) -> str:
-    """Emit the audit event of ``read`` and wait for it to be acknowledged (or spooled); returns
-    its ``event_id``."""
+    """Emit the audit event of ``read`` and wait for it to be acknowledged (or spooled, when the
+    broker is down); returns its ``event_id``. A ``ConfigError`` when the broker refuses it (the
+    principal may not write the audit topic): the caller must not read."""
     conn = clients.connection(settings, SERVICE)
     config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
     spec = TopicSpec(
@@ -92,8 +99,14 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
         ensure_topics(conn, [spec], timeout=10)
     except RetryableError as exc:  # broker down: the producer spools until it is back
         log.warning("audit topic not ensured", extra={"topic": spec.name, "error": str(exc)})
-    with AuditProducer(config) as producer:
-        return producer.emit(
+    refused: list[str] = []
+
+    def on_delivery(_event_id: str | None, err: KafkaError | None) -> None:
+        if err is not None and err.code() in REFUSALS:
+            refused.append(err.name())
+
+    with AuditProducer(config, on_delivery=on_delivery) as producer:
+        event_id = producer.emit(
             category=CATEGORY,
             action=ACTION,
             outcome="SUCCESS",
@@ -101,3 +114,10 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
             target={"type": "audit-log", "id": read.source},
             details={**read.details(), "kafka_principal": kafka_principal(conn)},
         )
+        producer.flush(30)
+    if refused:  # fail closed: a read that cannot be recorded does not happen
+        raise ConfigError(
+            f"the broker refused the read's audit event ({refused[0]}): "
+            f"{kafka_principal(conn)} may not write {config.default_topic}; not reading"
+        )
+    return event_id

@@ -17,7 +17,7 @@ from typing import Protocol
 from pipeline.errors import StackError
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.secured import connection_from_properties, upsert_scram_credentials
-from pipeline.stack import procs, secure
+from pipeline.stack import procs, s3iam, secure
 from pipeline.stack.config import S3RegionConfig, StackConfig
 from pipeline.stack.procs import ProcessSpec
 
@@ -436,6 +436,7 @@ class S3Service:
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
+        s3iam.prepare(self.cfg, self.dir)
 
     def after_start(self) -> None:
         return None
@@ -451,6 +452,7 @@ class S3Service:
                 "--region",
                 self.region.name,
                 "--quiet",
+                *s3iam.iam_args(c, self.region.name, self.dir),
                 "posix",
                 "--versioning-dir",
                 str(self.versions_dir),

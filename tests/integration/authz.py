@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPartition
 
 from pipeline.kafka import acls, clients
 from pipeline.kafka.admin import ensure_topics
@@ -117,3 +118,17 @@ def authorized_ops(conn: KafkaConnection, topic: str) -> set[str]:
 def assert_denied(result: KafkaError | bytes | None) -> None:
     assert isinstance(result, KafkaError), f"the broker allowed it: {result!r}"
     assert result.code() in DENIED, result
+
+
+def end_offsets(conn: KafkaConnection, topic: str) -> dict[int, int]:
+    """Each partition's end offset, looked up as ``conn``'s principal (an ``analyst-`` group
+    name: nothing is joined or committed)."""
+    consumer = clients.consumer(conn, f"analyst-{uuid.uuid4().hex[:8]}")
+    try:
+        parts = consumer.list_topics(topic, timeout=20).topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
+            for p in parts
+        }
+    finally:
+        consumer.close()

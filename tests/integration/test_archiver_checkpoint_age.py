@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,26 +22,11 @@ from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
 from tests.integration.archive_events import produce
+from tests.integration.ports import free_port, wait_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"port {port} never opened")
 
 
 def _metric(port: int, name: str) -> float | None:
@@ -70,7 +54,7 @@ def test_checkpoint_age_grows_while_the_region_is_down(stack: Settings, tmp_path
     if not versitygw.is_file():
         pytest.skip(f"{versitygw} not built (auditpipe stack fetch)")
     run = uuid.uuid4().hex[:8]
-    s3_port, health_port = _free_port(), _free_port()
+    s3_port, health_port = free_port(), free_port()
     (tmp_path / "objects").mkdir()
     (tmp_path / "versions").mkdir()
     access, secret = "agetest", "agetest-secret"
@@ -101,7 +85,7 @@ def test_checkpoint_age_grows_while_the_region_is_down(stack: Settings, tmp_path
     log = tmp_path / "archiver.log"
     archiver: subprocess.Popen[bytes] | None = None
     try:
-        _wait_port(s3_port)
+        wait_port(s3_port)
         produce(conn, topic, 200)
         with log.open("ab") as out:
             archiver = subprocess.Popen(

@@ -111,6 +111,7 @@ def _setup(
     env = {
         **os.environ,
         "AUDITPIPE_TOPICS__EVENTS": topic,
+        "AUDITPIPE_ARCHIVE__ALERTS": "false",  # this test's events only, not the stack's alerts
         "AUDITPIPE_ARCHIVE__SIGNING_KEY": str(private),
         "AUDITPIPE_ARCHIVE__BUCKET_PREFIX": bucket_prefix,
         "AUDITPIPE_ARCHIVE__BATCH_EVENTS": "500",

@@ -197,3 +197,18 @@ def test_a_reader_is_audited_as_its_principal(
     assert done.returncode == 0, done.stderr
     event = _one(stack, t0, reason)
     assert event["details"]["kafka_principal"] == "User:analyst"
+
+
+def test_a_read_that_cannot_be_recorded_does_not_happen(
+    stack: Settings, principals: Principals, tmp_path: Path
+) -> None:
+    """The detector may read audit.events but not write the read-audit topic: `consume` as
+    the detector fails closed (exit 2) and prints no event."""
+    props = principals.files.client_properties("detector")
+    env = {"AUDITPIPE_KAFKA__CLIENT_CONFIG": str(props)}
+    done = _cli(
+        "consume", "-t", "audit.events", "-n", "1", "--reason", "no trail", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2, done.stderr
+    assert b"refused the read's audit event" in done.stderr
+    assert done.stdout == b""

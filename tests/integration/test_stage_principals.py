@@ -20,21 +20,9 @@ from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.sanitizer.build import build_scrub
 from pipeline.sanitizer.runner import GROUP_ID, build_processor
 from pipeline.settings import Settings
-from tests.integration.authz import Principals
+from tests.integration.authz import Principals, end_offsets
 
 pytestmark = pytest.mark.integration
-
-
-def _ends(conn: KafkaConnection, topic: str) -> dict[int, int]:
-    consumer = clients.consumer(conn, f"analyst-{secrets.token_hex(4)}")
-    try:
-        parts = consumer.list_topics(topic, timeout=20).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
-            for p in parts
-        }
-    finally:
-        consumer.close()
 
 
 def _find(
@@ -72,7 +60,7 @@ def test_sdk_sanitizer_archiver_and_analyst_under_their_principals(
     )
     events = settings.topics.events
     analyst = principals.conn("analyst")
-    since = _ends(analyst, events)
+    since = end_offsets(analyst, events)
 
     producer_conn = principals.conn("producer")
     config = ProducerConfig(

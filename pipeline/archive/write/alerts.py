@@ -30,7 +30,7 @@ from pipeline.errors import DeserializationError, InvalidEventError
 from pipeline.events import jsonform
 from pipeline.events.jsonform import format_ts
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema
-from pipeline.events.serde import AvroSerde
+from pipeline.events.serde import GenericAvroDecoder
 
 SERVICE = "auditpipe-detector"
 ACTION = "alert.raised"
@@ -46,17 +46,19 @@ def alert_event_id(alert_id: str) -> str:
 
 
 def alert_event(alert: dict[str, Any], environment: str) -> dict[str, Any]:
-    """The JSON form of the audit event recording ``alert`` (a decoded ``alert`` datum)."""
+    """The JSON form of the audit event recording ``alert`` (a decoded ``alert`` datum, of any
+    version of the schema: only ``alert_id``, ``rule_id`` and ``ts`` are required)."""
     details: dict[str, str] = {k: str(alert[k]) for k in _TEXT if alert.get(k) is not None}
-    details["count"] = str(alert["count"])
+    if alert.get("count") is not None:
+        details["count"] = str(alert["count"])
     for k in _TIMES:
         if alert.get(k) is not None:
             details[k] = format_ts(alert[k])
     for k in _LISTS:
         if alert.get(k):
             details[k] = ",".join(alert[k])
-    details.update({f"group.{k}": v for k, v in sorted(alert["group"].items())})
-    details.update({f"alert.{k}": v for k, v in sorted(alert["details"].items())})
+    details.update({f"group.{k}": str(v) for k, v in sorted((alert.get("group") or {}).items())})
+    details.update({f"alert.{k}": str(v) for k, v in sorted((alert.get("details") or {}).items())})
     traces = alert.get("trace_ids") or []
     return {
         "event_id": alert_event_id(alert["alert_id"]),
@@ -76,21 +78,24 @@ def alert_event(alert: dict[str, Any], environment: str) -> dict[str, Any]:
 
 class AlertRecorder:
     """Confluent-framed ``alert`` records -> Avro bodies of ``audit_event`` (the archiver's
-    transform for ``audit.alerts``). Raises ``DeserializationError`` for a record that is not
-    an alert (the archiver counts it as skipped)."""
+    transform for ``audit.alerts``). Each record is read with its own writer schema (an alert
+    written under an older ``alert`` schema is archived too). Raises ``DeserializationError``
+    for a record that is not an alert (the archiver counts it as skipped)."""
 
-    def __init__(self, serde: AvroSerde, topic: str, environment: str) -> None:
-        self.serde = serde
+    def __init__(self, decoder: GenericAvroDecoder, topic: str, environment: str) -> None:
+        self.decoder = decoder
         self.topic = topic
         self.environment = environment
         self.schema = parsed_schema(AUDIT_EVENT)
         self.writer_schema = fastavro.parse_schema(raw_schema(AUDIT_EVENT))
 
     def __call__(self, value: bytes) -> bytes:
-        alert = self.serde.deserialize(value, self.topic)
         try:
+            _, alert = self.decoder.decode(value)
+            if not isinstance(alert, dict):
+                raise TypeError("not a record")
             datum = jsonform.from_json(self.schema, alert_event(alert, self.environment))
-        except (KeyError, TypeError, InvalidEventError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidEventError) as exc:
             raise DeserializationError(
                 f"alert not recordable: {type(exc).__name__}", topic=self.topic
             ) from None

@@ -24,8 +24,7 @@ from pipeline.archive.write.batcher import BatchLimits
 from pipeline.archive.write.stream import ArchiverStage, ArchiverStats
 from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.errors import ConfigError
-from pipeline.events.schemas import ALERT
-from pipeline.events.serde import AvroSerde, registry_client
+from pipeline.events.serde import GenericAvroDecoder, registry_client
 from pipeline.kafka import clients
 from pipeline.ops.stage import archiver_samplers, serve_stage
 from pipeline.settings import Settings
@@ -111,8 +110,8 @@ def build_stage(
     if source == "alerts":
         topic = settings.topics.alerts
         retention = alerts_retention(retention)
-        serde = AvroSerde(registry_client(settings.registry_url), ALERT, auto_register=False)
-        transform = AlertRecorder(serde, topic, cfg.alerts_environment)
+        decoder = GenericAvroDecoder(registry_client(settings.registry_url))
+        transform = AlertRecorder(decoder, topic, cfg.alerts_environment)
     return ArchiverStage(
         clients.connection(settings, f"archiver-{region}"),
         store,
