@@ -20,12 +20,13 @@ from pipeline.archive.format.s3client import s3_client
 from pipeline.archive.format.s3store import S3ObjectLockStore
 from pipeline.cli.main import app
 from pipeline.demo.flow import incidents
-from pipeline.demo.workers import DemoSecrets, Workers
 from pipeline.events.schemas import ALERT
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.runall.devkeys import DevKeys
+from pipeline.runall.supervisor import StageSpec, Supervisor
 from pipeline.settings import Settings
 from tests.integration.archive_events import archived
 from tests.integration.authz import Principals, end_offsets
@@ -53,20 +54,26 @@ def test_the_pipeline_runs_end_to_end_with_a_principal_per_stage(
     stack: Settings, principals: Principals, tmp_path: Path, raw_topic: str
 ) -> None:
     analyst = principals.conn("analyst")
-    keys = DemoSecrets.ensure(tmp_path / "keys")
+    keys = DevKeys.ensure(tmp_path / "keys")
     run, t, regions = uuid.uuid4().hex[:8], stack.topics, list(stack.s3_regions)
     events_since, alerts_since = end_offsets(analyst, t.events), end_offsets(analyst, t.alerts)
 
-    def as_(principal: str) -> Workers:
+    def as_(principal: str, *argv: str) -> StageSpec:
         props = principals.files.client_properties(principal)
-        env = {**keys.env(), "AUDITPIPE_KAFKA__CLIENT_CONFIG": str(props)}
-        return Workers(tmp_path / "logs" / principal, env)
+        return StageSpec(
+            principal, ("run", *argv), env={"AUDITPIPE_KAFKA__CLIENT_CONFIG": str(props)}
+        )
 
-    workers = {p: as_(p) for p in ("sanitizer", "detector", *(f"archiver-{r}" for r in regions))}
-    workers["sanitizer"].start("sanitizer", "sanitizer")
-    workers["detector"].start("detector", "detector")
-    for r in regions:
-        workers[f"archiver-{r}"].start(f"archiver-{r}", "archiver", "--region", r, "--prefix", run)
+    specs = [
+        as_("sanitizer", "sanitizer"),
+        as_("detector", "detector"),
+        *(as_(f"archiver-{r}", "archiver", "--region", r, "--prefix", run) for r in regions),
+    ]
+    workers = Supervisor(
+        specs, logs_dir=tmp_path / "logs", run_dir=tmp_path / "run", env=keys.env()
+    )
+    for spec in specs:
+        workers.start(spec.name)
     try:
         docs = incidents(f"e2e{run}", datetime.now(UTC) - timedelta(minutes=2))
         config = ProducerConfig(
@@ -87,8 +94,7 @@ def test_the_pipeline_runs_end_to_end_with_a_principal_per_stage(
             return sum(1 for v in values for i in ids if i in v) >= len(ids)
 
         values = _values_since(analyst, t.events, events_since, all_in, 240)
-        for w in workers.values():
-            w.check()
+        workers.check()
         ours = [v for v in values if any(i in v for i in ids)]
         assert len({i for v in ours for i in ids if i in v}) == len(ids)
         assert not any(f"e2e{run}".encode() in v for v in ours), "an actor e-mail leaked"
@@ -115,11 +121,9 @@ def test_the_pipeline_runs_end_to_end_with_a_principal_per_stage(
             for s in stores.values()
         ):
             time.sleep(1)
-        for w in workers.values():
-            w.check()
+        workers.check()
     finally:
-        for w in workers.values():
-            w.stop()
+        workers.stop_all()
     for s in stores.values():
         assert archived(s, t.events) >= sum(events_end.values())
         assert archived(s, t.alerts) >= sum(alerts_end.values())
