@@ -45,7 +45,8 @@ _NAME_WORDS: tuple[str, ...] = (
     "hello", "hallo", "bonjour", "hola", "olá", "beste", "ontvanger", "odbiorca",
     "kundenname", "klantnaam", "imię i nazwisko", "holder_name", "cardholder_name",
     "recipient_name", "\"name\"", "'name'", "name=", "estimado/a", "prezado(a)",
-    "sehr geehrte(r)", "nom du client", "nom complet", "nome do cliente", "nombre del cliente",
+    "sehr geehrte(r)", "destinatário", "właściciel rachunku", "nom du client", "nom complet",
+    "nome do cliente", "nombre del cliente",
 )  # fmt: skip
 _TITLES = frozenset(
     [
@@ -140,7 +141,7 @@ def _name_at(text: str, after: int) -> list[tuple[int, int]]:
         low = token.lower()
         if start < 0 and low in _TITLES:
             pos = w.end()
-        elif token[0].isupper() and text[w.end() : w.end() + 1] in (":", "="):
+        elif start < 0 and token[0].isupper() and text[w.end() : w.end() + 1] in (":", "="):
             break  # a label ("titular: CPF: …"), not a name
         elif token[0].isupper():
             start = w.start() if start < 0 else start
@@ -149,6 +150,8 @@ def _name_at(text: str, after: int) -> list[tuple[int, int]]:
             pos = w.end()
             if w.group().endswith(".") and len(token) > 1:
                 break  # a sentence's end
+            if text[pos : pos + 1] in (":", "="):
+                break  # the name ends a salutation ("Estimado Hector Quesada:")
         elif start >= 0 and low in _PARTICLES:
             pos = w.end()
         else:
@@ -238,6 +241,7 @@ _ADDRESS_WORDS: tuple[str, ...] = (
 )  # fmt: skip
 #: verbs that may take a place as well as an address: the address starts upper-case or a digit
 _SHIPPED = frozenset(["deliver to", "delivered to", "shipped to"])
+_STREET_ABBREV = re.compile(r"[a-z]{1,4}\. ")
 _NOT_POSTAL = re.compile(
     r"(?i:e-?mail|ip|mac|url|web|wallet|server|bind|listen|remote|local|memory|return|"
     r"ipv4|ipv6|host|bitcoin|contract|reply-to|from|sender|forwarding)[\s_-]*$"
@@ -293,8 +297,8 @@ def _address(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
     value = text[start:end].rstrip(" ,")
     if not any(ch.isdigit() for ch in value) or len(value) < 6:
         return []  # an address has a house number or a postcode
-    if m.group().lower() in _SHIPPED and value[0].islower():
-        return []  # "shipped to warehouse 4": a place, not an address
+    if m.group().lower() in _SHIPPED and value[0].islower() and not _STREET_ABBREV.match(value):
+        return []  # "shipped to warehouse 4": a place, not an address ("ul. Długa 5" is one)
     return [(start, start + len(value))]
 
 
