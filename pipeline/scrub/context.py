@@ -33,7 +33,7 @@ from pipeline.scrub.base import compile_ascii as _c
 
 # --- names ---------------------------------------------------------------------------------
 
-_NAME_WORDS = (
+_NAME_WORDS: tuple[str, ...] = (
     "customer name", "full name", "account holder", "accountholder", "cardholder",
     "card holder", "holder name", "shipped to", "deliver to", "recipient", "dear",
     "first_name", "last_name", "full_name", "customer_name", "holder_name", "contact name",
@@ -41,6 +41,12 @@ _NAME_WORDS = (
     "cher", "chère", "titulaire", "destinataire", "estimado", "estimada", "titular",
     "destinatario", "caro", "cara", "gentile", "intestatario", "geachte", "rekeninghouder",
     "szanowny", "szanowna", "prezado", "prezada", "nome", "nombre", "naam",
+    # greetings, and a name key written in text (JSON, key=value)
+    "hello", "hallo", "bonjour", "hola", "olá", "beste", "ontvanger", "odbiorca",
+    "kundenname", "klantnaam", "imię i nazwisko", "holder_name", "cardholder_name",
+    "recipient_name", "\"name\"", "'name'", "name=", "estimado/a", "prezado(a)",
+    "sehr geehrte(r)", "destinatário", "właściciel rachunku", "nom du client", "nom complet",
+    "nome do cliente", "nombre del cliente",
 )  # fmt: skip
 _TITLES = frozenset(
     [
@@ -107,13 +113,24 @@ _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-](?=[^\W\d_]))*\.?")
 _QUOTED = re.compile(r"\s*[:=]?\s*([\"'])([^\"'\n]{1,80})\1")
 
 
+#: the rest of a label after its keyword: "Nome cliente:", "Nombre del cliente:"
+_LABEL_TAIL = re.compile(r"(?:[ \t]+[^\W\d_]+){1,3}[ \t]*:")
+
+
 def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    q = _QUOTED.match(text, m.end())
+    tail = _LABEL_TAIL.match(text, m.end())
+    if tail is not None and tail.group().islower():
+        return _name_at(text, tail.end())
+    return _name_at(text, m.end())
+
+
+def _name_at(text: str, after: int) -> list[tuple[int, int]]:
+    q = _QUOTED.match(text, after)
     if q is not None:
         value = q.group(2).strip()
         if value and value[0].isupper():
             return [q.span(2)]
-    pos = _SEP.match(text, m.end()).end()  # type: ignore[union-attr]
+    pos = _SEP.match(text, after).end()  # type: ignore[union-attr]
     start = end = -1
     words = 0
     while words < 6:
@@ -124,7 +141,7 @@ def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
         low = token.lower()
         if start < 0 and low in _TITLES:
             pos = w.end()
-        elif token[0].isupper() and text[w.end() : w.end() + 1] in (":", "="):
+        elif start < 0 and token[0].isupper() and text[w.end() : w.end() + 1] in (":", "="):
             break  # a label ("titular: CPF: …"), not a name
         elif token[0].isupper():
             start = w.start() if start < 0 else start
@@ -133,6 +150,8 @@ def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
             pos = w.end()
             if w.group().endswith(".") and len(token) > 1:
                 break  # a sentence's end
+            if text[pos : pos + 1] in (":", "="):
+                break  # the name ends a salutation ("Estimado Hector Quesada:")
         elif start >= 0 and low in _PARTICLES:
             pos = w.end()
         else:
@@ -151,11 +170,14 @@ def _name(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
 
 # --- birth dates ---------------------------------------------------------------------------
 
-_DOB_WORDS = (
+_DOB_WORDS: tuple[str, ...] = (
     "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "born",
     "geburtsdatum", "geboren", "geb.", "né le", "née le", "date de naissance",
     "fecha de nacimiento", "nacido el", "nacida el", "data di nascita", "nato il", "nata il",
     "data de nascimento", "nascido em", "geboortedatum", "data urodzenia", "urodzony",
+    "birth_date", "date_of_birth", "nacimiento", "naissance", "nascita", "nascimento",
+    "data nasc", "data ur", "geb. datum", "geb.-datum", "né(e) le", "nacido/a el",
+    "data de nasc",
 )  # fmt: skip
 _MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?"
@@ -194,11 +216,13 @@ def _birth_date(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
 
 # --- passports -----------------------------------------------------------------------------
 
-_PASSPORT_WORDS = (
+_PASSPORT_WORDS: tuple[str, ...] = (
     "passport", "passport no", "passport number", "reisepass", "reisepassnummer", "passnummer",
     "passeport", "pasaporte", "passaporto", "paspoort", "paszport", "passaporte",
+    "paspoortnummer", "paszportu", "pass-nr", "passport_no", "passport_number",
 )  # fmt: skip
-_PASSPORT_NO = re.compile(r"(?<![A-Za-z0-9])(?=(?:[A-Za-z]*\d){2})[A-Za-z0-9]{6,9}(?![A-Za-z0-9])")
+# a German passport number may hold a single digit (C, F-H, J-N, P, R, T, V-Z and digits)
+_PASSPORT_NO = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z]*\d)[A-Za-z0-9]{6,9}(?![A-Za-z0-9])")
 
 
 def _passport(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
@@ -207,18 +231,27 @@ def _passport(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
 
 # --- postal addresses ----------------------------------------------------------------------
 
-_ADDRESS_WORDS = (
+_ADDRESS_WORDS: tuple[str, ...] = (
     "ship to", "shipped to address", "shipping address", "billing address", "delivery address",
     "postal address", "home address", "mailing address", "address", "lieferadresse",
     "rechnungsadresse", "anschrift", "adresse de livraison", "adresse de facturation",
     "adresse", "dirección", "direccion", "dirección de envío", "indirizzo", "endereço",
-    "adres", "adres dostawy",
+    "adres", "adres dostawy", "bezorgadres", "factuuradres", "domicilio", "deliver to",
+    "delivered to", "shipped to", "shipping_address", "billing_address",
 )  # fmt: skip
+#: verbs that may take a place as well as an address: the address starts upper-case or a digit
+_SHIPPED = frozenset(["deliver to", "delivered to", "shipped to"])
+_STREET_ABBREV = re.compile(r"[a-z]{1,4}\. ")
 _NOT_POSTAL = re.compile(
     r"(?i:e-?mail|ip|mac|url|web|wallet|server|bind|listen|remote|local|memory|return|"
     r"ipv4|ipv6|host|bitcoin|contract|reply-to|from|sender|forwarding)[\s_-]*$"
 )
-_ADDRESS_END = re.compile(r"[\n|;\"'&\t]|\.(?=\s|$)")
+#: an address ends at a line end, a delimiter, a sentence's end or the next key=value pair
+_ADDRESS_END = re.compile(
+    r"[\n|;\"'&\t]|\.(?=\s|$)|,?\s(?=[A-Za-z_][\w.-]*=)"
+    # a comma, then a lower-case label and a value with a digit ("…, invoice RE-2019/98")
+    r"|,\s+(?=[a-z][\w-]*[ :=#]+[^\s,]*\d)"
+)
 _ABBREV = frozenset(
     [
         "st",
@@ -264,8 +297,20 @@ def _address(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
     value = text[start:end].rstrip(" ,")
     if not any(ch.isdigit() for ch in value) or len(value) < 6:
         return []  # an address has a house number or a postcode
+    if m.group().lower() in _SHIPPED and value[0].islower() and not _STREET_ABBREV.match(value):
+        return []  # "shipped to warehouse 4": a place, not an address ("ul. Długa 5" is one)
     return [(start, start + len(value))]
 
+
+def _longest_first(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Longer keywords first, so ``cardholder_name`` is taken whole, not as ``cardholder``."""
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+_NAME_WORDS = _longest_first(_NAME_WORDS)
+_DOB_WORDS = _longest_first(_DOB_WORDS)
+_PASSPORT_WORDS = _longest_first(_PASSPORT_WORDS)
+_ADDRESS_WORDS = _longest_first(_ADDRESS_WORDS)
 
 CONTEXT: tuple[Detector, ...] = (
     Detector(

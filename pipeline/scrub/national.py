@@ -31,7 +31,9 @@ from stdnum.pl import pesel
 from pipeline.scrub.base import Detector, keyword_pattern, keyword_trigger
 from pipeline.scrub.base import compile_ascii as _c
 
-_SEP = re.compile(r"[\s.\-/]", re.ASCII)
+_SEP = re.compile(r"%20|[\s.\-/+]", re.ASCII)
+#: a blank in a number after its keyword, as written or URL-encoded (``nhs=943%20476%205919``)
+_BLANK = r"(?: |%20|\+)"
 
 
 def _checked(
@@ -46,7 +48,10 @@ def _checked(
 
 
 def _keyword(words: tuple[str, ...], number: str) -> str:
-    """A keyword, then within 24 non-digit characters the number (group ``k``)."""
+    """A keyword, then within 24 non-digit characters the number (group ``k``); a blank in
+    ``number`` may be URL-encoded (the number is a query parameter's value)."""
+    number = number.replace("[ -]", "(?:[ -]|%20)").replace(" ", _BLANK)
+    words = tuple(sorted(words + _GENERIC, key=len, reverse=True))
     return keyword_pattern(words) + r"[^\d\n]{0,24}?(?<![\d.])(?P<k>" + number + r")(?![\d])"
 
 
@@ -71,7 +76,7 @@ def _national(
         triggers.append(written[0])
         patterns.append(r"(?P<f>" + written[1] + r")")
     if keyword is not None:
-        triggers.append(keyword_trigger(keyword[0]))
+        triggers.append(keyword_trigger(keyword[0] + _GENERIC))
         patterns.append(_keyword(*keyword))
         if written is None:
             patterns.append(r"(?P<f>(?!))")  # the group exists; it never takes part
@@ -80,10 +85,18 @@ def _national(
     )
 
 
-_AADHAAR = ("aadhaar", "aadhar", "uidai")
+#: words that name any national identifier, said next to each one's own keywords
+_GENERIC = (
+    "national id", "national_id", "nationalid", "national identifier", "tax_id", "taxid",
+    "documento",
+)  # fmt: skip
+_AADHAAR = ("aadhaar", "aadhar", "uidai", "uid")
 _NIR = ("nir", "insee", "secu", "sécu", "securite sociale", "sécurité sociale", "n° ss")
-_IDNR = ("steuer-id", "steuerid", "steuer-idnr", "idnr", "steueridentifikationsnummer", "tax id")
-_BSN = ("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer")
+_IDNR = (
+    "steuer-id", "steuerid", "steuer_id", "steuer-idnr", "idnr", "steueridentifikationsnummer",
+    "tax id",
+)  # fmt: skip
+_BSN = ("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer", "sofi")
 _NHS = ("nhs", "nhs number", "nhs no")
 
 NATIONAL: tuple[Detector, ...] = (
@@ -173,7 +186,10 @@ NATIONAL: tuple[Detector, ...] = (
             r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]"
             r"(?![A-Za-z0-9])",
         ),
-        None,
+        (
+            ("nino", "ni number", "ni_number", "national insurance", "national_insurance"),
+            r"[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]",
+        ),
         _nino_ok,
     ),
 )

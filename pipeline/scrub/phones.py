@@ -27,7 +27,8 @@ _WORDS = (
     "tel", "phone", "telephone", "callback", "call back", "mobile", "mob", "cell", "sms",
     "whatsapp", "fax", "sent to", "telefon", "handy", "rufnummer", "téléphone", "portable",
     "teléfono", "telefone", "celular", "telefono", "cellulare", "telefoon", "mobiel",
-    "komórka",
+    "komórka", "rückruf", "rappeler au", "llamar al", "richiamare al", "retornar para",
+    "ligar para", "terugbellen op", "oddzwonić na", "móvil", "movil", "msisdn",
 )  # fmt: skip
 #: regions tried in order, for numbers written without a country code
 CONTEXT_REGIONS = ("US", "DE", "GB", "FR", "BR", "IT", "IN", "ES", "NL", "PL")
@@ -38,7 +39,7 @@ _LONGEST = 24  # and is at most this long as written
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
 _LINE_END = re.compile(r"[\n|]")
 #: where a number may start: a digit, "+" or "(" and then digits and separators
-_CANDIDATE = re.compile(r"[+(]?\d[\d ().\-/]{5,24}\d")
+_CANDIDATE = re.compile(r"(?:%2[Bb]|[+(])?\d[\d ().\-/]{5,24}\d")
 _POSSIBLE = phonenumbers.Leniency.POSSIBLE
 
 
@@ -69,7 +70,7 @@ def _in_context(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
         cand = c.group()
         if _digits(cand) < 8 or _DATE_OR_TIME.match(cand):
             continue
-        if cand.startswith("+"):  # a country code, 8+ digits, after a phone word: a number
+        if cand.startswith(("+", "%2")):  # a country code, 8+ digits, after a phone word
             return [(c.start(), c.start() + len(cand.rstrip(" ().-/")))]
         # the matcher sees the candidate and what follows it on the line (its own checks)
         span = _match(text[c.start() : end], CONTEXT_REGIONS, _POSSIBLE, 8)

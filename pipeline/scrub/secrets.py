@@ -30,11 +30,14 @@ from pipeline.scrub.base import compile_ascii as _c
 _SECRET_WORDS = (
     r"password|passwd|pwd|passphrase|passcode|secret|token|key|credentials?"  # noqa: S105
     r"|cookie|sig|signature"
+    # the word for password in the corpus locales' languages (issue 15)
+    r"|passwort|kennwort|contrase(?:ña|na)|mot de passe|senha|wachtwoord|has(?:ło|lo)"
 )
 _SECRET_NAME = _c(r"(?i)[A-Za-z0-9_.-]{0,40}(?:" + _SECRET_WORDS + r")")
 _SECRET_ENDINGS = (
     "password", "passwd", "pwd", "passphrase", "passcode", "secret", "token", "key",
-    "credential", "credentials", "cookie", "sig", "signature",
+    "credential", "credentials", "cookie", "sig", "signature", "passwort", "kennwort",
+    "contraseña", "contrasena", "mot de passe", "senha", "wachtwoord", "hasło", "haslo",
 )  # fmt: skip
 
 
