@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ahocorasick
+import ahocorasick  # type: ignore[import-not-found,unused-ignore]
 import fastavro
 import orjson
 from confluent_kafka import TopicPartition
@@ -148,7 +148,8 @@ def tally_archive(
         if schema is None:
             schema = schemas[ocf.schema_json] = fastavro.parse_schema(orjson.loads(ocf.schema_json))
         for body in ocf.bodies():
-            t.ids[str(fastavro.schemaless_reader(io.BytesIO(body), schema)["event_id"])] += 1
+            record: Any = fastavro.schemaless_reader(io.BytesIO(body), schema)
+            t.ids[str(record["event_id"])] += 1
     return t, blobs
 
 
