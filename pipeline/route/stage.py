@@ -119,8 +119,8 @@ class RouterStage:
     # --- hooks the workers call (dispatch.Hooks) ----------------------------------------------
 
     def audit(self, event: dict[str, Any]) -> None:
+        self._audit.emit_event(event, topic=self._audit_topic)  # may raise: the caller retries
         self.metrics.attempts.labels(event["details"]["receiver"], event["outcome"]).inc()
-        self._audit.emit_event(event, topic=self._audit_topic)
 
     def tickets_done(self, job: Job) -> frozenset[str]:
         part = self.parts.get(job.partition)
