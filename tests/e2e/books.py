@@ -65,6 +65,45 @@ def read_topic(conn: KafkaConnection, topic: str, idle_s: float = 3.0) -> Iterat
         consumer.close()
 
 
+class Follower:
+    """Reads a topic from the start, each ``read()`` from where the last one stopped up to
+    the end offsets of that moment (the accounting loop reads each record once)."""
+
+    def __init__(self, conn: KafkaConnection, topic: str) -> None:
+        self.conn = conn
+        self.topic = topic
+        self.consumer = clients.consumer(
+            conn, f"e2e-follow-{uuid.uuid4().hex[:8]}", {"enable.auto.commit": False}
+        )
+        self.next: dict[int, int] = {}
+
+    def read(self, idle_s: float = 3.0) -> Iterator[bytes]:
+        ends = end_offsets(self.conn, self.topic)
+        left = {p: end for p, end in ends.items() if end > self.next.get(p, 0)}
+        if not left:
+            return
+        self.consumer.assign([TopicPartition(self.topic, p, self.next.get(p, 0)) for p in left])
+        while left:
+            batch = self.consumer.consume(5000, idle_s)
+            if not batch:
+                break
+            for msg in batch:
+                if msg.error() is not None:
+                    continue
+                p, offset = msg.partition() or 0, msg.offset() or 0
+                if p not in left or offset >= left[p]:
+                    continue  # past the end of this read: the next read takes it again
+                self.next[p] = offset + 1
+                if offset + 1 >= left[p]:
+                    left.pop(p)
+                value = msg.value()
+                if value is not None:
+                    yield value
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
 @dataclass
 class Tally:
     """Occurrences of each event id in one place."""
@@ -77,8 +116,10 @@ class Tally:
         return sum(n - 1 for n in self.ids.values() if n > 1)
 
 
-def tally_events(values: Iterable[bytes], serde: AvroSerde, topic: str) -> Tally:
-    t = Tally()
+def tally_events(
+    values: Iterable[bytes], serde: AvroSerde, topic: str, into: Tally | None = None
+) -> Tally:
+    t = into if into is not None else Tally()
     for value in values:
         try:
             t.ids[str(serde.deserialize(value, topic)["event_id"])] += 1
@@ -88,10 +129,14 @@ def tally_events(values: Iterable[bytes], serde: AvroSerde, topic: str) -> Tally
 
 
 def tally_dlq(
-    values: Iterable[bytes], dlq_serde: AvroSerde, event_serde: AvroSerde, key: DlqKey
+    values: Iterable[bytes],
+    dlq_serde: AvroSerde,
+    event_serde: AvroSerde,
+    key: DlqKey,
+    into: tuple[Tally, Counter[str]] | None = None,
 ) -> tuple[Tally, Counter[str]]:
     """Event ids of the dead letters (their raw bytes decrypted and decoded), and reasons."""
-    t, reasons = Tally(), Counter[str]()
+    t, reasons = into if into is not None else (Tally(), Counter[str]())
     for value in values:
         try:
             env = dlq_serde.deserialize(value, "dlq")

@@ -322,19 +322,22 @@ class Run:
         t0 = time.monotonic()
         deadline = t0 + cfg.drain_timeout_s
         events = books.Tally()
-        dlq = books.Tally()
-        while True:
-            events = books.tally_events(
-                books.read_topic(self.conn, t.events), event_serde, t.events
-            )
-            dlq, r.dlq_reasons = books.tally_dlq(
-                books.read_topic(self.conn, t.dlq), dlq_serde, event_serde, dlq_key
-            )
-            gone = accepted - events.ids.keys() - dlq.ids.keys()
-            _say(f"accounting: {len(accepted) - len(gone):,}/{len(accepted):,} arrived")
-            if not gone or time.monotonic() > deadline:
-                break
-            time.sleep(3)
+        dlq, r.dlq_reasons = books.Tally(), Counter[str]()
+        events_in, dlq_in = books.Follower(self.conn, t.events), books.Follower(self.conn, t.dlq)
+        try:
+            while True:
+                books.tally_events(events_in.read(), event_serde, t.events, into=events)
+                books.tally_dlq(
+                    dlq_in.read(), dlq_serde, event_serde, dlq_key, into=(dlq, r.dlq_reasons)
+                )
+                gone = accepted - events.ids.keys() - dlq.ids.keys()
+                _say(f"accounting: {len(accepted) - len(gone):,}/{len(accepted):,} arrived")
+                if not gone or time.monotonic() > deadline:
+                    break
+                time.sleep(3)
+        finally:
+            events_in.close()
+            dlq_in.close()
         r.timings["drain"] = time.monotonic() - t0
         r.missing["events+dlq"] = len(gone)
         r.duplicates["events"] = events.duplicates
