@@ -4,6 +4,7 @@ leak scans (topics, archive objects, notifications, logs, metric labels)."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import uuid
 from collections import Counter
@@ -174,45 +175,65 @@ def covered(keys: Iterable[str], topic: str) -> dict[int, int]:
 
 
 def tally_archive(
-    s3: S3Client, bucket: str, keys: Iterable[str], topic: str
-) -> tuple[Tally, list[bytes]]:
-    """Event ids of every batch of ``topic`` in the bucket, and every object's bytes (the
-    batches decompressed) for the leak scan."""
+    s3: S3Client, bucket: str, keys: Iterable[str], topic: str, scanner: LeakScanner
+) -> tuple[Tally, set[str]]:
+    """Event ids of every batch of ``topic`` in the bucket, and the seeded values found in
+    any object (the batches decompressed)."""
     t = Tally()
-    blobs: list[bytes] = []
+    found: set[str] = set()
     schemas: dict[str, Any] = {}
     for key in keys:
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         b = parse_batch_key(key)
         if b is None or b.topic != topic:
-            blobs.append(data)
+            found |= scanner.scan([data])
             continue
         ocf = read_ocf(data)
-        blobs.append(ocf.data)
+        found |= scanner.scan([ocf.data])
         schema = schemas.get(ocf.schema_json)
         if schema is None:
             schema = schemas[ocf.schema_json] = fastavro.parse_schema(orjson.loads(ocf.schema_json))
         for body in ocf.bodies():
             record: Any = fastavro.schemaless_reader(io.BytesIO(body), schema)
             t.ids[str(record["event_id"])] += 1
-    return t, blobs
+    return t, found
+
+
+class LeakScanner:
+    """Finds the seeded values in bytes, one Aho-Corasick pass per blob (a substring search
+    per value took minutes at 50k events); blobs are scanned as they come, never all held."""
+
+    def __init__(self, seeded: Iterable[str]) -> None:
+        self.automaton = ahocorasick.Automaton()
+        for v in seeded:
+            self.automaton.add_word(v, v)
+        self.empty = len(self.automaton) == 0
+        if not self.empty:
+            self.automaton.make_automaton()
+
+    def scan(self, blobs: Iterable[bytes], chunk: int = 8 << 20) -> set[str]:
+        """The values found in any of ``blobs`` (joined into chunks of about ``chunk`` bytes,
+        separated by a newline so that no value is made up across two of them)."""
+        found: set[str] = set()
+        if self.empty:
+            return found
+        part: list[bytes] = []
+        size = 0
+        for blob in itertools.chain(blobs, [None]):
+            if blob is not None:
+                part.append(blob)
+                size += len(blob)
+            if part and (blob is None or size >= chunk):
+                # latin-1 maps each byte to one character: the ASCII values match byte for byte
+                text = b"\n".join(part).decode("latin-1")
+                found.update(value for _, value in self.automaton.iter(text))
+                part, size = [], 0
+        return found
 
 
 def leaks(seeded: Iterable[str], blobs: Iterable[bytes]) -> set[str]:
-    """The seeded values found in any of ``blobs`` (one Aho-Corasick pass over each blob: a
-    substring search per value took minutes at 50k events)."""
-    automaton = ahocorasick.Automaton()
-    for v in seeded:
-        automaton.add_word(v, v)
-    found: set[str] = set()
-    if len(automaton) == 0:
-        return found
-    automaton.make_automaton()
-    for blob in blobs:
-        # latin-1 maps each byte to one character: the ASCII values match byte for byte
-        for _, value in automaton.iter(blob.decode("latin-1")):
-            found.add(value)
-    return found
+    """The seeded values found in any of ``blobs``."""
+    return LeakScanner(seeded).scan(blobs)
 
 
 _LABELS = re.compile(r"\{([^}]*)\}")
