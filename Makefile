@@ -67,7 +67,7 @@ bench: install ## run the benchmarks against the local stack and print a table
 	$(BIN)/python -m benchmarks
 
 EVENTS ?= 1000000
-RATE   ?= 3000
+RATE   ?= 1500
 SEED   ?=
 chaos: install ## e2e accounting at 1 M events with repeated random faults on a private stack
 	$(AP) stack fetch

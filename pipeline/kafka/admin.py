@@ -13,6 +13,7 @@ from confluent_kafka.cimpl import NewTopic
 from pipeline.errors import RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.startup import wait_for
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,28 @@ def ensure_topics(
                 log.warning("not authorized to create topic", extra={"topic": name})
                 continue
             raise RetryableError(f"could not create topic {name}: {err}") from exc
+
+
+def ensure_topics_waiting(
+    conn: KafkaConnection,
+    topics: Iterable[TopicSpec],
+    *,
+    cap_s: float = 10.0,
+    give_up_s: float | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """``ensure_topics`` for a worker's start-up: while the broker cannot be reached it waits,
+    backing off up to ``cap_s``, instead of stopping the worker (found by the e2e run: a
+    sanitizer restarted during a broker restart exited with "could not list topics").
+    ``give_up_s`` bounds the wait (None: until the broker answers)."""
+    wanted = list(topics)
+    wait_for(
+        lambda: ensure_topics(conn, wanted, timeout),
+        (RetryableError,),
+        what="broker",
+        cap_s=cap_s,
+        give_up_s=give_up_s,
+    )
 
 
 def delete_topics(conn: KafkaConnection, names: Iterable[str], timeout: float = 30.0) -> None:

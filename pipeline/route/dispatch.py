@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import aiohttp
 from pydantic import SecretStr
 
+from pipeline.errors import RetryableError
 from pipeline.kafka.topicio import AsyncProducer
 from pipeline.route import sender
 from pipeline.route.config import KafkaReceiver, Receiver
@@ -168,6 +169,25 @@ class ReceiverWorker:
                 tickets.append(request.ticket_key)
         return delivered, tickets
 
+    async def _audit(self, event: dict[str, Any]) -> None:
+        """Write the attempt's audit event, retrying while the SDK cannot (the schema registry
+        down: its first serialize after a start needs it). Raising instead ended the job as
+        "delivery failed" and dropped it from the outbox, a notification the webhook may never
+        have had, without its audit event (found by the e2e run, tests/e2e)."""
+        attempt = 0
+        while True:
+            try:
+                self.hooks.audit(event)
+                return
+            except RetryableError as exc:
+                attempt += 1
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning(
+                        "delivery audit event not written; retrying",
+                        extra={"receiver": self.receiver.name, "error": type(exc).__name__},
+                    )
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+
     async def _wait_for_breaker(self) -> None:
         while not self.breaker.allow(self.clock()):
             await asyncio.sleep(min(1.0, self.breaker.cool_down_s / 4))
@@ -184,7 +204,7 @@ class ReceiverWorker:
             self.hooks.breaker_changed()
             retry = not result.ok and self.policy.should_retry(attempt, result.status)
             delay = self.policy.delay(attempt, self.rng) if retry else None
-            self.hooks.audit(
+            await self._audit(
                 delivery_event(
                     job.note,
                     receiver_type=self.receiver.type,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import Message
 
+from pipeline.errors import RetryableError
 from pipeline.events.serde import AvroSerde
 from pipeline.kafka.stage import Output
 from pipeline.route.config import RoutingConfig
@@ -40,6 +41,8 @@ class ByRule:
             return []
         try:
             datum = self.serde.deserialize(value, msg.topic() or "")
+        except RetryableError:
+            raise  # the registry did not answer: the hop's stage retries the record
         except Exception as exc:  # not an alert: nothing to route (logged, counted)
             self.skipped += 1
             log.warning(

@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, start_http_server
 
 from pipeline.errors import RetryableError
-from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.admin import TopicSpec, ensure_topics_waiting
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.ops.stage import serve_stage
 from pipeline.route.config import KafkaReceiver, load_routing
@@ -50,7 +50,7 @@ def run(
     stage = RouterStage(
         settings, load_routing(config_path), os.environ, options, RouterMetrics(registry)
     )
-    ensure_topics(stage.conn, topics_for(settings, stage))
+    ensure_topics_waiting(stage.conn, topics_for(settings, stage))
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
     serve_stage("router", settings, options.group_id, registry)  # /healthz /readyz /metrics

@@ -16,7 +16,7 @@ from pipeline.events.dlq import DlqKey
 from pipeline.events.schemas import ALERT, AUDIT_EVENT, DLQ_ENVELOPE
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
-from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.admin import ensure_topics_waiting
 from pipeline.kafka.stage import BatchStage, StageConfig, StageStats
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.ops.stage import serve_stage
@@ -82,7 +82,7 @@ def run(
     metrics = SanitizerMetrics(registry)
     processor = build_processor(settings, scrub, metrics)
     conn = clients.connection(settings, "auditpipe-sanitizer")
-    ensure_topics(conn, pipeline_topics(settings))
+    ensure_topics_waiting(conn, pipeline_topics(settings))
     stage = BatchStage(
         conn,
         StageConfig(group_id=group_id, topics=[settings.topics.raw_pattern], batch_size=batch_size),

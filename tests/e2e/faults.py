@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from pipeline.stack import procs
+from pipeline.stack.services import Service
 from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.stack import PrivateStack
 from tests.e2e.workers import Supervisor
@@ -104,7 +105,8 @@ class FaultRunner:
             time.sleep(fault.hold_s / 2)
             self.receiver.mode = "ok"
             return 0.0
-        svc = {"broker": s.kafka, "registry": s.registry}.get(fault.kind)
+        named: dict[str, Service] = {"broker": s.kafka, "registry": s.registry}
+        svc = named.get(fault.kind)
         if svc is None:
             svc = s.s3[fault.target]
             procs.stop(svc.spec(), timeout_s=0.0)  # SIGTERM then SIGKILL at once: a crash

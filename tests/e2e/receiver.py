@@ -57,10 +57,13 @@ class WebhookReceiver:
                         )
                     else:
                         owner.refused += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:  # the sender timed out while we were slow: it will retry
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -322,19 +322,22 @@ class Run:
         t0 = time.monotonic()
         deadline = t0 + cfg.drain_timeout_s
         events = books.Tally()
-        dlq = books.Tally()
-        while True:
-            events = books.tally_events(
-                books.read_topic(self.conn, t.events), event_serde, t.events
-            )
-            dlq, r.dlq_reasons = books.tally_dlq(
-                books.read_topic(self.conn, t.dlq), dlq_serde, event_serde, dlq_key
-            )
-            gone = accepted - events.ids.keys() - dlq.ids.keys()
-            _say(f"accounting: {len(accepted) - len(gone):,}/{len(accepted):,} arrived")
-            if not gone or time.monotonic() > deadline:
-                break
-            time.sleep(3)
+        dlq, r.dlq_reasons = books.Tally(), Counter[str]()
+        events_in, dlq_in = books.Follower(self.conn, t.events), books.Follower(self.conn, t.dlq)
+        try:
+            while True:
+                books.tally_events(events_in.read(), event_serde, t.events, into=events)
+                books.tally_dlq(
+                    dlq_in.read(), dlq_serde, event_serde, dlq_key, into=(dlq, r.dlq_reasons)
+                )
+                gone = accepted - events.ids.keys() - dlq.ids.keys()
+                _say(f"accounting: {len(accepted) - len(gone):,}/{len(accepted):,} arrived")
+                if not gone or time.monotonic() > deadline:
+                    break
+                time.sleep(3)
+        finally:
+            events_in.close()
+            dlq_in.close()
         r.timings["drain"] = time.monotonic() - t0
         r.missing["events+dlq"] = len(gone)
         r.duplicates["events"] = events.duplicates
@@ -373,7 +376,8 @@ class Run:
         # 3. both archives: wait until they cover audit.events, then read every object
         t0 = time.monotonic()
         ends = books.end_offsets(self.conn, t.events)
-        archive_blobs: list[bytes] = []
+        scanner = books.LeakScanner(seeded)
+        r.leaks["archive objects"] = set()
         for region in REGIONS:
             s3 = s3_client(self.settings, region)
             bucket = self.settings.archive.bucket(region)
@@ -385,8 +389,8 @@ class Run:
             if not until(done, cfg.drain_timeout_s, 2.0):
                 r.problems.append(f"archive {region} does not cover audit.events {ends}")
             keys = books.archive_batches(s3, bucket)
-            tally, blobs = books.tally_archive(s3, bucket, keys, t.events)
-            archive_blobs += blobs
+            tally, found = books.tally_archive(s3, bucket, keys, t.events, scanner)
+            r.leaks["archive objects"] |= found
             r.missing[f"archive {region}"] = len(accepted - tally.ids.keys() - dlq.ids.keys())
             r.duplicates[f"archive {region}"] = tally.duplicates
         r.timings["archive"] = time.monotonic() - t0
@@ -405,16 +409,13 @@ class Run:
         downstream = [n for n in topics if not n.startswith(("audit.raw.", "_")) and n != t.dlq]
         k = cfg.leak_sample
         for name in downstream:
-            blob = b"".join(itertools.islice(books.read_topic(self.conn, name), 0, None, k))
-            r.leaks[f"topic {name}"] = books.leaks(seeded, [blob])
-        r.leaks["archive objects"] = books.leaks(seeded, archive_blobs[::k])
-        r.leaks["notifications"] = books.leaks(seeded, [self.receiver.raw_bodies()])
-        r.leaks["worker logs"] = books.leaks(
-            seeded, [w.log_file.read_bytes() for w in self.workers.workers.values()]
+            values = itertools.islice(books.read_topic(self.conn, name), 0, None, k)
+            r.leaks[f"topic {name}"] = scanner.scan(values)
+        r.leaks["notifications"] = scanner.scan([self.receiver.raw_bodies()])
+        r.leaks["worker logs"] = scanner.scan(
+            w.log_file.read_bytes() for w in self.workers.workers.values()
         )
-        r.leaks["metric labels"] = books.leaks(
-            seeded, ["\n".join(v).encode() for v in self.labels.values()]
-        )
+        r.leaks["metric labels"] = scanner.scan("\n".join(v).encode() for v in self.labels.values())
         if not self.labels:
             r.problems.append("no metrics scraped from any worker")
         r.timings["leak scan"] = time.monotonic() - t0
@@ -452,14 +453,17 @@ def config_from_env(default_events: int) -> RunConfig:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="auditpipe e2e/chaos run on a private stack")
     p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--rate", type=float, default=3000.0, help="events/s offered")
-    p.add_argument("--rounds", type=int, default=0, help="fault rounds (0: one per 60 s)")
+    p.add_argument("--rate", type=float, default=1500.0, help="events/s offered")
+    p.add_argument(
+        "--rounds", type=int, default=0, help="fault rounds (0: one per 150 s of producing)"
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", action="store_true", help="keep the run directory")
     p.add_argument("--leak-sample", type=int, default=1)
     a = p.parse_args(argv)
     seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 31)
-    rounds = a.rounds or max(1, int(a.events / a.rate / 60))
+    # a round (every fault once, one at a time) takes about two minutes with the restarts
+    rounds = a.rounds or max(1, int(a.events / a.rate / 150))
     cfg = RunConfig(
         events=a.events, seed=seed, rate=a.rate, rounds=rounds, leak_sample=a.leak_sample,
         drain_timeout_s=1800.0,

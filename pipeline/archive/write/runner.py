@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from types import FrameType
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +25,7 @@ from pipeline.archive.write.witness import WitnessWatcher
 from pipeline.errors import ConfigError
 from pipeline.events.serde import GenericAvroDecoder, registry_client
 from pipeline.kafka import clients
+from pipeline.kafka.startup import wait_for
 from pipeline.ops.stage import archiver_samplers, serve_stage
 from pipeline.settings import Settings
 
@@ -66,21 +66,13 @@ def wait_for_bucket(
     outage exited with an internal error, and a supervisor restarted it in a loop). An
     answer from S3 that is an error (access denied, bad bucket) still stops the start-up.
     ``give_up_s`` bounds the wait (None: until the region answers)."""
-    start = time.monotonic()
-    attempt = 0
-    while True:
-        try:
-            ensure_object_lock_bucket(s3, bucket, region)
-            return
-        except BotoCoreError as exc:  # no answer: connection refused, timeouts
-            if give_up_s is not None and time.monotonic() - start > give_up_s:
-                raise
-            attempt += 1
-            log.warning(
-                "region unreachable at start-up; waiting",
-                extra={"region": region, "error": type(exc).__name__, "attempt": attempt},
-            )
-            time.sleep(min(cap_s, 0.25 * 2**attempt))
+    wait_for(
+        lambda: ensure_object_lock_bucket(s3, bucket, region),
+        (BotoCoreError,),  # no answer: connection refused, timeouts
+        what=f"S3 region {region}",
+        cap_s=cap_s,
+        give_up_s=give_up_s,
+    )
 
 
 def build_stage(

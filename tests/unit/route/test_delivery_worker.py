@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, RegistryUnavailableError
 from pipeline.events.jsonform import from_json
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.route.config import RoutingConfig
@@ -260,3 +260,29 @@ inhibit_rules:
     warnings = partition_warnings(cfg)
     assert any("route root" in w for w in warnings)
     assert any("inhibit_rules.0" in w for w in warnings)
+
+
+class RegistryDownHooks(Hooks):
+    """Its audit fails ``fails`` times as the SDK does while the schema registry is down."""
+
+    def __init__(self, fails: int) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def audit(self, event: dict[str, Any]) -> None:
+        if self.fails:
+            self.fails -= 1
+            raise RegistryUnavailableError("schema registry unreachable: ConnectError")
+        super().audit(event)
+
+
+def test_an_audit_event_that_cannot_be_written_yet_is_retried_not_the_delivery_failed(
+    config: RoutingConfig, note: Notification
+) -> None:
+    script = Script([Attempt(False, 503, 3.0, "http_503"), Attempt(True, 200, 2.0)])
+    hooks = RegistryDownHooks(fails=2)
+    worker = _worker(config, script, hooks, CircuitBreaker(5, 30.0), Clock())
+    delivered, _ = asyncio.run(worker.deliver(Job(0, "hook/x", note)))
+    assert delivered is True
+    assert len(script.sent) == 2  # the 503 was retried, once the first audit was written
+    assert [e["outcome"] for e in hooks.events] == ["FAILURE", "SUCCESS"]
