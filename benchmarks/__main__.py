@@ -226,7 +226,7 @@ def main() -> None:
         f"{stream['latency_p99_ms']:.1f}",
         "-",
     )
-    for row in framework_rows(framework, stream):
+    for row in framework_rows(framework):
         table.add_row(*row)
     if "skipped" in presidio:
         table.add_row(f"Presidio: skipped ({presidio['skipped']})", "-", "-", "-", "-", "-")
