@@ -87,13 +87,10 @@ from pipeline.events.schemas import ALERT, AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.startup import Stopped, retry_until_stopped
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class _Stopped(Exception):
-    """``stop()`` came while an event waited for the schema registry."""
 
 
 PARTITION_KEY = "actor.id"  # audit.events is keyed by the actor's pseudonym
@@ -267,19 +264,12 @@ class DetectorLoop:
         event is fine, so skipping it would lose its detections (found by the e2e chaos run,
         where events read right after a restart during a registry outage were skipped). A stop
         meanwhile leaves without a checkpoint: the input is re-read from the last one."""
-        attempt = 0
-        while True:
-            try:
-                return serde.deserialize(value, topic, partition=partition, offset=offset)
-            except RegistryUnavailableError as exc:
-                attempt += 1
-                if attempt == 1 or attempt % 10 == 0:
-                    log.warning(
-                        "schema registry unavailable; waiting",
-                        extra={"error": type(exc).__name__, "attempt": attempt},
-                    )
-                if self._stop.wait(min(5.0, 0.2 * 2**attempt)):
-                    raise _Stopped from exc
+        return retry_until_stopped(
+            lambda: serde.deserialize(value, topic, partition=partition, offset=offset),
+            (RegistryUnavailableError,),
+            self._stop,
+            what="schema registry",
+        )
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -313,7 +303,7 @@ class DetectorLoop:
                     self.checkpoint()
                     next_checkpoint = now + opts.checkpoint_s
             self.checkpoint()
-        except _Stopped:
+        except Stopped:
             log.info("detector stopped while waiting for the schema registry; nothing checkpointed")
         finally:
             consumer.close()
@@ -345,7 +335,7 @@ class DetectorLoop:
             try:
                 datum = self._decode(serde, value, topic, partition, offset)
                 alerts = engine.process(datum, event_time(datum))
-            except _Stopped:
+            except Stopped:
                 raise
             except Exception as exc:  # one bad event never stops detection
                 log.warning(

@@ -32,6 +32,7 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 from pipeline.errors import RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.startup import Stopped, retry_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ class Processor(Protocol):
         (a dependency such as the schema registry unreachable) makes the stage retry the
         record, with backoff, before anything of the batch is produced or committed."""
         ...
-
-
-class _Stopped(Exception):
-    """``stop()`` came while a record waited for a dependency: leave without committing."""
 
 
 @dataclass
@@ -128,7 +125,7 @@ class BatchStage:
         try:
             while not self._stop.is_set():
                 self.run_once()
-        except _Stopped:
+        except Stopped:
             pass  # the batch in hand was neither produced nor committed: it is re-delivered
         finally:
             self._producer.flush(self.config.delivery_timeout_s)
@@ -156,20 +153,17 @@ class BatchStage:
         """The processor's outputs for ``msg``, retried while a dependency is unavailable (a
         registry outage once dead-lettered good records or crashed the worker, found by the
         e2e run). The consumer keeps its place: nothing after this record is committed first."""
-        attempt = 0
-        while True:
-            try:
-                return self.processor.process(msg)
-            except RetryableError as exc:
-                attempt += 1
-                self.stats.retries += 1
-                if attempt == 1 or attempt % 10 == 0:
-                    log.warning(
-                        "a dependency is unavailable; retrying the record",
-                        extra={"error": type(exc).__name__, "attempt": attempt},
-                    )
-                if self._stop.wait(min(5.0, 0.2 * 2**attempt)):
-                    raise _Stopped from exc
+
+        def counted() -> None:
+            self.stats.retries += 1
+
+        return retry_until_stopped(
+            lambda: self.processor.process(msg),
+            (RetryableError,),
+            self._stop,
+            what="a record's dependency",
+            on_retry=counted,
+        )
 
     def _next_batch(self) -> list[Message]:
         """Whatever the consumer has already fetched, up to ``batch_size``; when it has

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.detect import loop
 from pipeline.errors import RegistryUnavailableError
+from pipeline.kafka.startup import Stopped
 
 
 class FlakySerde:
@@ -39,6 +40,6 @@ def test_a_stop_while_waiting_leaves_without_skipping_the_event() -> None:
     stop = threading.Event()
     stop.set()
     serde = FlakySerde(failures=10**9)
-    with pytest.raises(loop._Stopped):
+    with pytest.raises(Stopped):
         loop.DetectorLoop._decode(SimpleNamespace(_stop=stop), serde, b"e", "t", 0, 0)  # type: ignore[arg-type]
     assert serde.calls == 1

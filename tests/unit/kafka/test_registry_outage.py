@@ -18,7 +18,8 @@ from pipeline.errors import DeserializationError, RegistryUnavailableError, Retr
 from pipeline.events.schemas import ALERT
 from pipeline.events.serde import AvroSerde
 from pipeline.kafka.config import KafkaConnection
-from pipeline.kafka.stage import BatchStage, Output, StageConfig, _Stopped
+from pipeline.kafka.stage import BatchStage, Output, StageConfig
+from pipeline.kafka.startup import Stopped
 from pipeline.route.forward import ByRule
 from pipeline.route.stage import _decode
 
@@ -97,5 +98,5 @@ def test_the_batch_stage_retries_a_record_until_the_dependency_answers() -> None
 def test_a_stop_during_the_retries_leaves_without_output() -> None:
     stage = _stage(Flaky(fails=10**6))
     stage.stop()
-    with pytest.raises(_Stopped):
+    with pytest.raises(Stopped):
         stage._process(_msg(b"v"))
