@@ -242,22 +242,22 @@ def _stage_run(
     )
     child.start()
     try:
-        producer.produce(topics[0], encoded[0])  # the warm-up record
+        producer.produce(topics[0], encoded[0], b"warm-up")  # the warm-up record
         producer.flush(30)
         if results.get(timeout=120) != "ready":
             raise RuntimeError("the stage did not start")
         if cpu is not None:  # the load generator stays off the stage's core
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {cpu} or {cpu})
         if rate is None:
-            for value in encoded:
-                _produce(producer, topics[0], value)
+            for i, value in enumerate(encoded):
+                _produce(producer, topics[0], value, str(i % 97).encode())
         else:
             t0 = time.perf_counter()
             for i, value in enumerate(encoded):
                 lag = t0 + i / rate - time.perf_counter()
                 if lag > 0:
                     time.sleep(lag)
-                _produce(producer, topics[0], value)
+                _produce(producer, topics[0], value, str(i % 97).encode())
                 producer.poll(0)
         producer.flush(60)
         report: dict[str, Any] = results.get(timeout=600)
@@ -271,10 +271,11 @@ def _stage_run(
     return report
 
 
-def _produce(producer: Producer, topic: str, value: bytes) -> None:
+def _produce(producer: Producer, topic: str, value: bytes, key: bytes) -> None:
+    """Keyed, as raw topics are (the sanitizer dead-letters a record without a key)."""
     while True:
         try:
-            producer.produce(topic, value)
+            producer.produce(topic, value, key)
             return
         except BufferError:
             producer.poll(0.05)
