@@ -34,7 +34,6 @@ is kept (nothing lost) and ``[invalid]`` with a remark (kind ``invalid``) says w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.scrub.treatments import FIELD_TREATMENTS
@@ -47,6 +46,28 @@ HTTP_METHODS = frozenset(
 )  # fmt: skip
 
 
+_WORD = r"[A-Za-z][A-Za-z._-]{0,18}"
+_HEX = r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}|[0-9a-fA-F]{16,64}"
+_DIGIT_RUN = re.compile(r"\d{12}")
+_INERT = re.compile(rf"(?P<w>{_WORD})|(?P<h>{_HEX})")
+
+
+def inert(value: str) -> bool:
+    """Nothing a detector looks for can be in ``value``, so scanning it is skipped (most kept
+    values are such, and half of all random UUIDs fire the IBAN trigger):
+
+    * a short word: at most 19 letters, dots, dashes and underscores (``billing-api``,
+      ``role.grant``): no digit, no ``@``, ``:`` or ``=``, no space, and shorter than any
+      token made of letters (20 or more: AKIA…, ghp_…);
+    * a UUID or hex id without 12 digits in a row (dashes aside): no ``@``, separator or
+      keyword, and too few digits for a card, an IBAN or a national number.
+    """
+    m = _INERT.fullmatch(value)
+    if m is None:
+        return False
+    return m.lastgroup == "w" or not _DIGIT_RUN.search(value.replace("-", ""))
+
+
 @dataclass(frozen=True)
 class Shape:
     what: str  # for the reason: "an id", "an ISO 3166-1 alpha-2 code"
@@ -56,18 +77,34 @@ class Shape:
     reject: bool = False  # outside the shape (or a finding): reject the event
 
     def __post_init__(self) -> None:
-        words, pattern = self.words, self.pattern
-        test: Callable[[str], object]
-        if words is not None:
-            test = words.__contains__
-        elif pattern is not None:
-            test = pattern.fullmatch
-        else:
-            test = bool
-        object.__setattr__(self, "_test", test)
+        # one fullmatch tells both: inside the shape, and inert (group "w" or "h", see inert)
+        combined = None
+        if self.pattern is not None and self.scan:
+            combined = re.compile(
+                rf"(?P<w>{_WORD})|(?P<h>{_HEX})|(?:{self.pattern.pattern})", self.pattern.flags
+            )
+        object.__setattr__(self, "_combined", combined)
 
     def fits(self, value: str) -> bool:
-        return bool(self._test(value))  # type: ignore[attr-defined]
+        if self.words is not None:
+            return value in self.words
+        return self.pattern is not None and self.pattern.fullmatch(value) is not None
+
+    def check(self, value: str) -> int:
+        """``MISFIT``; ``FITS`` (to be scanned); ``INERT`` (fits, nothing to scan for)."""
+        combined: re.Pattern[str] | None = self._combined  # type: ignore[attr-defined]
+        if combined is None:
+            return INERT if self.fits(value) else MISFIT
+        m = combined.fullmatch(value)
+        if m is None:
+            return MISFIT
+        group = m.lastgroup
+        if group == "w" or (group == "h" and not _DIGIT_RUN.search(value.replace("-", ""))):
+            return INERT
+        return FITS
+
+
+MISFIT, FITS, INERT = 0, 1, 2
 
 
 def _ident(limit: int) -> re.Pattern[str]:

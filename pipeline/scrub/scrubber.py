@@ -3,8 +3,12 @@
 ``Scrubber(policy, keys).scrub(datum)`` returns a new datum (the input is not touched) whose
 ``pipeline.scrub`` lists what was treated — field path, detector kind and treatment, never a
 value — and whose ``pipeline.key_version`` names the pseudonym key. ``event_id``,
-``request_id``, ``trace_id``, ``span_id`` and ``ts`` are never altered. Scrubbing a scrubbed
-event changes no value again (pseudonyms, tags and truncated IPs are fixed points).
+``request_id``, ``trace_id``, ``span_id`` and ``ts`` are never altered (an id outside its
+shape, or holding a finding, rejects the event: ``contract.py``). Scrubbing a scrubbed event
+changes no value again (tags and truncated IPs are fixed points), except pseudonyms: a ``ps:``
+value in the input is pseudonymized again unless the scrubber is told to trust them
+(``trust_pseudonyms``), since a producer could copy one. The detectors read a normalized copy
+of each string (``normalize.py``); kept fields are checked against their shapes.
 
 The keys of maps the policy does not keep (``details``) are free text too: a key holding a
 finding is renamed to its treated form (``{"alice@example.com": …}`` → ``{"[email]": …}``,
@@ -21,7 +25,7 @@ from pipeline.errors import InvalidEventError
 from pipeline.scrub.base import tag_kinds
 from pipeline.scrub.config import ScrubPolicy
 from pipeline.scrub.context import KEY_KINDS
-from pipeline.scrub.contract import MAP_KEY, Shape, shapes
+from pipeline.scrub.contract import FITS, MAP_KEY, MISFIT, Shape, shapes
 from pipeline.scrub.detectors import DETECTORS, Finding, resolve, secret_name
 from pipeline.scrub.engines import Scanner, build_scanner
 from pipeline.scrub.fields import deep_copy, locate
@@ -133,34 +137,25 @@ class Scrubber:
         out = datum
         work = _Work()
         for parents, last, path, treatment in self._scalars:
-            node: Any = out
-            for step in parents:
-                node = node.get(step)
-                if node is None:
-                    break
-            else:
-                value = node.get(last)
-                if type(value) is str and value:
-                    self._field(work, node, last, path, value, treatment, "scalar", path)
+            node, value = _leaf(out, parents, last)
+            if value is not None:
+                self._field(work, node, last, path, value, treatment, "scalar", path)
         texts, places = work.texts, work.places
         for parents, last, path, shape in self._kept:
-            node = out
-            for step in parents:
-                node = node.get(step)
-                if node is None:
-                    break
-            else:
-                value = node.get(last)
-                if type(value) is not str or not value:
-                    continue
-                if not shape.fits(value):
-                    self._misfit(work, node, last, path, shape)
-                elif shape.scan:
-                    if shape.reject:
-                        work.strict.add(len(texts))
-                    texts.append(value)
-                    places.append((node, last, path))
+            node, value = _leaf(out, parents, last)
+            if value is None:
+                continue
+            state = shape.check(value)
+            if state == MISFIT:
+                self._misfit(work, node, last, path, shape)
+            elif state == FITS:
+                if shape.reject:
+                    work.strict.add(len(texts))
+                texts.append(value)
+                places.append((node, last, path))
         for rule in self._others:
+            if out.get(rule.segments[0]) is None:  # pipeline: null (as the sanitizer reads it)
+                continue
             scan_keys = rule.container == "map" and rule.treatment != "keep"
             check_keys = rule.container == "map" and rule.treatment == "keep"
             for container, key, path in locate(out, rule.segments):
@@ -359,6 +354,17 @@ class Scrubber:
             remarks.append(_remark(path, kind, treatment))
         pieces.append(text[pos:])
         return "".join(pieces)
+
+
+def _leaf(out: dict[str, Any], parents: tuple[str, ...], last: str) -> tuple[Any, str | None]:
+    """The record holding a plain path's leaf, and the leaf if it is a non-empty string."""
+    node: Any = out
+    for step in parents:
+        node = node.get(step)
+        if node is None:
+            return None, None
+    value = node.get(last)
+    return node, value if type(value) is str and value else None
 
 
 def _scanning_copies(texts: list[str]) -> tuple[list[str], dict[int, list[int]]]:
