@@ -19,6 +19,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.adversarial import worst_case
 from benchmarks.archive import bench_archive, bench_archive_s3
 from benchmarks.detect import bench_detect_all, detect_rows
 from benchmarks.e2e import bench_e2e, e2e_rows
@@ -149,6 +150,8 @@ def main() -> None:
         detect = bench_detect_all(settings)
     with console.status("scrubber: 20k ~1 KB events, three regex engines"):
         scrub = bench_scrub(20_000)
+    with console.status("detectors on adversarial input: worst family each, 64 KB"):
+        adversarial = worst_case(64_000)
     with console.status("sanitizer stage on the broker: 50k events on one core, then paced"):
         stream = bench_stream(settings, 50_000)
     with console.status("framework cost: tight loop, plain loop, Quix Streams on 20k events"):
@@ -318,6 +321,12 @@ def main() -> None:
         "-",
     )
     console.print(table)
+    worst = Table(title="detectors on adversarial input (64 KB; the costliest family each)")
+    for col in ("detector", "worst family", "µs per KB"):
+        worst.add_column(col, justify="right" if col == "µs per KB" else "left")
+    for name, (family, us_per_kb) in sorted(adversarial.items(), key=lambda kv: -kv[1][1]):
+        worst.add_row(name, family, f"{us_per_kb:,.0f}")
+    console.print(worst)
     for privacy_table in privacy_tables(privacy):
         console.print(privacy_table)
     if "corpora" in presidio:
@@ -344,6 +353,7 @@ def main() -> None:
                 "kafka": kafka,
                 "kafka_paced": paced,
                 "scrub": scrub,
+                "adversarial_us_per_kb": {k: v[1] for k, v in adversarial.items()},
                 "sdk": sdk,
                 "sdk_no_scrub": sdk_raw,
                 "sanitizer_stage": stream,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,12 +205,36 @@ def from_json(schema: dict[str, Any], doc: Any) -> dict[str, Any]:
 
 
 def loads(schema: dict[str, Any], line: bytes | str) -> dict[str, Any]:
-    """Parse one JSON Lines line into a validated datum."""
+    """Parse one JSON Lines line into a validated datum. A key given twice in one object is
+    an error (JSON parsers keep the last one quietly, so ``{"service": "<an email>",
+    "service": "billing"}`` would mean one thing to us and another to another reader)."""
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InvalidEventError(f"not valid JSON: {exc}") from None
+    raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+    if len(_KEY.findall(raw)) != _keys_in(doc):
+        raise InvalidEventError("a key appears twice in one JSON object; each key may appear once")
     return from_json(schema, doc)
+
+
+#: a JSON string followed by ``:`` is an object's key; strings are matched whole from the
+#: first quote on (outside strings JSON has no quotes), so one pass counts every key
+_KEY = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:', re.DOTALL)
+
+
+def _keys_in(value: Any) -> int:
+    """How many keys the parsed objects hold (a duplicate collapsed into one)."""
+    count = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            count += len(node)
+            stack.extend(v for v in node.values() if type(v) is dict or type(v) is list)
+        elif type(node) is list:
+            stack.extend(v for v in node if type(v) is dict or type(v) is list)
+    return count
 
 
 # --- Avro datum -> JSON --------------------------------------------------------------------

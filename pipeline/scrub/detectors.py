@@ -80,15 +80,25 @@ def _ssn(_text: str, m: re.Match[str]) -> list[tuple[int, int]]:
     return [(m.start("ka"), m.end("ks"))] if ok else []
 
 
+#: one part of an IPv4 address as inet_aton reads it, then the dotted parts that follow
+_IP_PARTS = r"(?:0[xX][0-9A-Fa-f]{1,8}|\d{1,10})(?:\.(?:0[xX][0-9A-Fa-f]{1,8}|\d{1,10}))"
 _VERSION_BEFORE = _c(r"(?:[A-Za-z0-9_]/|(?i:version|ver|release|build|rev|v)[\s:=#]{0,3})$")
 
 
 def _ipv4(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
-    if not v.ipv4_ok(m.group()):
+    quad = m["q"]
+    if quad is not None:  # a dotted quad, canonical or padded (203.000.113.007)
+        if not (v.ipv4_ok(quad) or v.loose_ipv4(quad) is not None):
+            return []
+        if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
+            return []
+        return [m.span()]
+    # other forms inet_aton reads: with hex parts, in a URL's host, after an IP keyword
+    group = next(g for g in ("h", "u", "k") if m[g] is not None)
+    number = v.loose_ipv4(m[group])
+    if number is None or (group != "h" and number < 1 << 24):
         return []
-    if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
-        return []
-    return [m.span()]
+    return [m.span(group)]
 
 
 def _ipv6(text: str, m: re.Match[str]) -> list[tuple[int, int]]:
@@ -136,11 +146,11 @@ PERSONAL: tuple[Detector, ...] = (
     ),
     Detector(
         "email",
-        r"(?:@|%40)[A-Za-z0-9-]+\.[A-Za-z0-9]",
-        _c(
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}(?:@|%40)[A-Za-z0-9]"
-            r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-            r"[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b"
+        # letters of any script (an IDN domain, a Unicode local part); punycode is ASCII
+        r"(?:@|%40)[^\s@.]{1,63}\.[^\s@.]",
+        re.compile(
+            r"(?<![\w.%+-])[\w.%+-]{1,64}(?:@|%40)[^\W_](?:[\w-]{0,61}[^\W_])?"
+            r"(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)*\.[^\W\d_]{2,24}\b"
         ),
         priority=9,
     ),
@@ -177,8 +187,18 @@ PERSONAL: tuple[Detector, ...] = (
     ),
     Detector(
         "ipv4",
-        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
-        _c(r"(?<![A-Za-z0-9_.])\d{1,3}(?:\.\d{1,3}){3}(?!\d|\.\d)"),
+        # dotted quads | hex parts | a URL's numeric host | after ip/host/addr (ip=3405803783)
+        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|0[xX][0-9A-Fa-f]{1,8}\.[0-9]"
+        r"|[0-9]\.0[xX][0-9A-Fa-f]|://[0-9]|@[0-9]"
+        r"|(?:[Ii][Pp]|[Hh][Oo][Ss][Tt]|[Aa][Dd][Dd][Rr])[A-Za-z0-9_-]{0,10}[^A-Za-z0-9\n]{1,4}"
+        r"(?:[0-9]{8}|0[xX][0-9A-Fa-f]{6})",
+        _c(
+            r"(?<![A-Za-z0-9_.])(?P<q>\d{1,3}(?:\.\d{1,3}){3})(?!\d|\.\d)"
+            r"|(?<![\w.])(?=[0-9A-Fa-fxX.]*?0[xX])(?P<h>" + _IP_PARTS + r"{1,3})(?![\w.])"
+            r"|(?:(?<=://)|(?<=@))(?P<u>" + _IP_PARTS + r"{0,3})(?=[:/?#\s]|$)"
+            r"|(?i:(?<![a-z])(?:ip|host|addr)(?:[_-]?(?:v4|addr|address))?)[\"']?\s*[:=]\s*"
+            r"[\"']?(?P<k>\d{8,10}|0[xX][0-9A-Fa-f]{6,8})(?![\w.])"
+        ),
         _ipv4,
         priority=12,
         ip=True,

@@ -10,10 +10,13 @@ import base64
 import binascii
 import ipaddress
 import re
+import string
+from types import MappingProxyType
 
 import orjson
 import phonenumbers
 from stdnum import iban as _iban
+from stdnum import numdb
 from stdnum.exceptions import ValidationError
 
 _DIGIT_RUNS = re.compile(r"\d+", re.ASCII)
@@ -110,11 +113,27 @@ def iban_ok(compact: str) -> bool:
     return True
 
 
+def _mod97(compact: str) -> bool:
+    """The IBAN check (ISO 7064 mod 97-10) alone, for a known IBAN country: cheap, so
+    stdnum's full validation (the country's format and length) runs only on the one
+    candidate in 97 that passes it."""
+    if compact[:2] not in _IBAN_COUNTRIES:
+        return False
+    moved = (compact[4:] + compact[:4]).translate(_LETTER_DIGITS)
+    return moved.isdigit() and moved.isascii() and int(moved) % 97 == 1
+
+
+_LETTER_DIGITS = MappingProxyType({ord(ch): str(ord(ch) - 55) for ch in string.ascii_uppercase})
+_IBAN_COUNTRIES = frozenset(p[1] for p in numdb.get("iban").prefixes)
+
+
 def best_iban(candidate: str) -> tuple[int, int] | None:
     """The longest valid IBAN (mod 97 + country format) at the start of ``candidate``, in
     either case (``de89 3704 …`` is the account ``DE89 3704 …``): first ending where a group
     ends, then anywhere (an IBAN glued to a word, ``…0130 00note``). Spans are in
     ``candidate``; at most 20 checks."""
+    if candidate[:2].upper() not in _IBAN_COUNTRIES:  # the pattern starts with two letters
+        return None
     alnum = [i for i, ch in enumerate(candidate) if ch.isascii() and ch.isalnum()]
     compact = "".join(candidate[i] for i in alnum).upper()
     longest = min(34, len(compact))
@@ -124,8 +143,10 @@ def best_iban(candidate: str) -> tuple[int, int] | None:
     def group_end(n: int) -> bool:
         return n == len(compact) or alnum[n] != alnum[n - 1] + 1
 
+    if not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return None
     for n in sorted(range(15, longest + 1), key=lambda n: (not group_end(n), -n)):
-        if iban_ok(compact[:n]):
+        if _mod97(compact[:n]) and iban_ok(compact[:n]):
             return alnum[0], alnum[n - 1] + 1
     return None
 
@@ -196,6 +217,51 @@ def ipv4_ok(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def loose_ipv4(text: str) -> int | None:
+    """The address ``text`` names in any form ``inet_aton`` reads, or None: 1-4 parts split by
+    dots, each decimal, ``0x`` hex or ``0`` octal, the last filling the remaining bytes
+    (``127.1``, ``0x7f.0.0.1``, ``0177.0.0.1``, ``3405803783``); a dotted quad padded with
+    zeros that is not octal (``203.000.113.089``) is read as decimal."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = []
+    for part in parts:
+        value = _ipv4_part(part)
+        if value is None:
+            return None
+        values.append(value)
+    if len(parts) == 4 and any(v > 255 for v in values):
+        decimal = [int(p) if p.isdigit() and len(p) <= 3 else 256 for p in parts]
+        values = decimal if all(v <= 255 for v in decimal) else values
+    *head, last = values
+    rest = 8 * (4 - len(head))  # bits the last part fills
+    if any(v > 255 for v in head) or last >> rest:
+        return None
+    number = 0
+    for v in head:
+        number = number << 8 | v
+    return number << rest | last
+
+
+def _ipv4_part(part: str) -> int | None:
+    if not part or len(part) > 12 or not part.isascii():
+        return None
+    if part[:2] in ("0x", "0X"):
+        digits = part[2:] or "0"
+        return int(digits, 16) if all(c in "0123456789abcdefABCDEF" for c in digits) else None
+    if not part.isdigit():
+        return None
+    if part[0] == "0" and len(part) > 1 and set(part) <= _OCTAL:
+        return int(part, 8)
+    if part[0] == "0" and len(part) > 3:
+        return None
+    return int(part)
+
+
+_OCTAL = frozenset("01234567")
 
 
 def ipv6_ok(text: str) -> bool:
