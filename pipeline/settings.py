@@ -243,6 +243,13 @@ class SanitizerConfig(BaseModel):
     max_event_bytes: int = Field(
         default=64 * 1024, ge=1024, description="raw value size (oversize_event)"
     )
+    trust_pseudonyms: bool = Field(
+        default=False,
+        description="keep a value that is exactly a pseudonym of one of our key versions "
+        "(made by a keyed SDK) instead of pseudonymizing it again; off: a producer cannot "
+        "pass a copied pseudonym as its own, but a keyed SDK's pseudonyms are then "
+        "pseudonymized twice and do not join with the sanitizer's own",
+    )
     max_field_bytes: int = Field(
         default=16 * 1024, ge=64, description="UTF-8 size of any one string (oversize_field)"
     )

@@ -5,8 +5,10 @@ On by default; a producer opts out with ``ProducerConfig(scrub=False)`` (its raw
 holds raw values until the sanitizer runs). Persistent identifiers that the policy
 pseudonymizes (``actor.id``, ...) need the pseudonym key: with ``scrub_keys_file`` (the key
 file the sanitizer reads) or keys passed to ``AuditProducer``, the SDK makes the very
-pseudonyms the sanitizer would (and the sanitizer leaves them as they are); without a key
-those fields are left for the sanitizer, and every other treatment still applies. A finding
+pseudonyms the sanitizer would (the sanitizer keeps them only with
+``AUDITPIPE_SANITIZER__TRUST_PSEUDONYMS=true``; by default it pseudonymizes them again, since a
+producer could copy one: issue 16); without a key those fields are left for the sanitizer, and
+every other treatment still applies. A finding
 whose treatment is ``pseudonymize`` is redacted when there is no key.
 """
 

@@ -35,5 +35,9 @@ def build_scrub(settings: Settings) -> Transform:
 
     It scrubs in place: the stage hands it a datum it has just decoded (and enriched) and
     owns, so the copy that ``Scrubber.scrub`` makes would be wasted."""
-    scrubber = Scrubber(load_policy(settings.rules_dir / "scrub.yaml"), scrub_keys(settings))
+    scrubber = Scrubber(
+        load_policy(settings.rules_dir / "scrub.yaml"),
+        scrub_keys(settings),
+        trust_pseudonyms=settings.sanitizer.trust_pseudonyms,
+    )
     return scrubber.scrub_owned
