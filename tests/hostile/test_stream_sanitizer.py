@@ -11,9 +11,8 @@ Each case asserts what tests/hostile/conftest.py asserts for the offline command
   producer) stays under ``BOUND_S``;
 - the record ends somewhere: in the events topic (scrubbed) or in the DLQ (with a reason code).
 
-Classes the scrubber does not handle yet on this branch are marked ``xfail(strict=True)``
-with the issue-16 item that fixes them: once the fix is merged they pass, the strict marker
-turns that into a failure, and the marker is removed.
+Every case passes since the scrubber's issue-16 work (kept-field contract, forged markers,
+normalization before scanning, IP forms) was merged.
 """
 
 from __future__ import annotations
@@ -51,8 +50,6 @@ JWT = (
 FULL = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))  # full width
 AT = chr(0xFF20)  # full-width @
 ZW = "\u200b"
-OPEN_BYPASS = "issue 16 item 1 (input contract of kept fields): fixed by the scrub helper"
-OPEN_FORMS = "issue 16 items 1-2 (forged markers, normalize before scanning): the scrub helper"
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,6 @@ class Hostile:
     name: str
     over: dict[str, Any]  # JSON-form fields over a good event
     sentinels: tuple[str, ...]
-    open: str | None = None  # the issue-16 item still open on this branch
     data_ok: bool = False  # the sentinel may stay in the event (not personal data): logs only
     raw: bytes | None = None  # bytes as they are, instead of an event
 
@@ -71,30 +67,24 @@ def _actor(**over: Any) -> dict[str, Any]:
 
 CASES = [
     # kept fields accept any string (issue 16, scrubber bypasses)
-    Hostile("kept service", {"service": EMAILS["service"]}, (EMAILS["service"],), OPEN_BYPASS),
-    Hostile("kept environment", {"environment": CARDS[0]}, (CARDS[0],), OPEN_BYPASS),
-    Hostile("kept action", {"action": EMAILS["action"]}, (EMAILS["action"],), OPEN_BYPASS),
-    Hostile("kept actor.type", _actor(type=EMAILS["type"]), (EMAILS["type"],), OPEN_BYPASS),
-    Hostile("kept actor.country", _actor(country=CARDS[1]), (CARDS[1],), OPEN_BYPASS),
+    Hostile("kept service", {"service": EMAILS["service"]}, (EMAILS["service"],)),
+    Hostile("kept environment", {"environment": CARDS[0]}, (CARDS[0],)),
+    Hostile("kept action", {"action": EMAILS["action"]}, (EMAILS["action"],)),
+    Hostile("kept actor.type", _actor(type=EMAILS["type"]), (EMAILS["type"],)),
+    Hostile("kept actor.country", _actor(country=CARDS[1]), (CARDS[1],)),
     Hostile(
         "kept http.method",
         {"http": {"method": EMAILS["method"], "path": "/"}},
         (EMAILS["method"],),
-        OPEN_BYPASS,
     ),
-    Hostile(
-        "kept data.classification", {"data": {"classification": CARDS[2]}}, (CARDS[2],), OPEN_BYPASS
-    ),
+    Hostile("kept data.classification", {"data": {"classification": CARDS[2]}}, (CARDS[2],)),
     # bracket form: text that looks like our own redaction tag
-    Hostile(
-        "bracket password", {"details": {"n": "password=[zq7hunter2]"}}, ("zq7hunter2",), OPEN_FORMS
-    ),
-    Hostile("bracket token", {"details": {"n": "token=[zq7t0ken]"}}, ("zq7t0ken",), OPEN_FORMS),
+    Hostile("bracket password", {"details": {"n": "password=[zq7hunter2]"}}, ("zq7hunter2",)),
+    Hostile("bracket token", {"details": {"n": "token=[zq7t0ken]"}}, ("zq7t0ken",)),
     Hostile(
         "bracket dsn",
         {"details": {"n": "postgres://[admin:zq7secret]@db"}},
         ("zq7secret",),
-        OPEN_FORMS,
     ),
     Hostile("bracket aws", {"details": {"n": f"aws_secret_access_key=[{AWS['a']}]"}}, (AWS["a"],)),
     # Unicode and format variants
@@ -102,19 +92,16 @@ CASES = [
         "full-width card",
         {"details": {"n": f"card {CARDS[3].translate(FULL)}"}},
         (CARDS[3].translate(FULL), CARDS[3]),
-        OPEN_FORMS,
     ),
     Hostile(
         "zero-width card",
         {"details": {"n": f"card {ZW.join(CARDS[4])}"}},
         (ZW.join(CARDS[4]), CARDS[4]),
-        OPEN_FORMS,
     ),
     Hostile(
         "full-width @",
         {"details": {"n": EMAILS["fw"].replace("@", AT)}},
         (EMAILS["fw"].replace("@", AT), EMAILS["fw"]),
-        OPEN_FORMS,
     ),
     Hostile(
         "zero-width email",
@@ -125,7 +112,6 @@ CASES = [
         "IDN domain",
         {"details": {"n": "zq7.idn@exämple.com"}},
         ("zq7.idn@exämple.com",),
-        OPEN_FORMS,
     ),
     Hostile(
         "AWS key with spaces", {"details": {"n": f"AWS Secret Access Key: {AWS['b']}"}}, (AWS["b"],)
@@ -143,10 +129,8 @@ CASES = [
         (EMAILS["pipeline"], CARDS[5]),
     ),
     # non-canonical IPs
-    Hostile(
-        "padded IP", _actor(ip="203.000.113.007"), ("203.000.113.007", "203.0.113.7"), OPEN_FORMS
-    ),
-    Hostile("integer IP", _actor(ip="3405803783"), ("3405803783", "203.0.113.7"), OPEN_FORMS),
+    Hostile("padded IP", _actor(ip="203.000.113.007"), ("203.000.113.007", "203.0.113.7")),
+    Hostile("integer IP", _actor(ip="3405803783"), ("3405803783", "203.0.113.7")),
     # forged pseudonyms
     Hostile("forged pseudonym", _actor(id="ps:k1:zq7forgedzq7forged"), ("zq7forgedzq7forged",)),
     # cost of one event
@@ -244,8 +228,7 @@ def run(stack: Settings, kafka_conn: KafkaConnection) -> Iterator[Run]:
 
 
 def _param(case: Hostile) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=case.open)] if case.open else []
-    return pytest.param(case, id=case.name, marks=marks)
+    return pytest.param(case, id=case.name)
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
