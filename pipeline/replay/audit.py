@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError
 
-from pipeline.errors import ConfigError, RetryableError
+from pipeline.errors import ConfigError, RegistryUnavailableError, RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -106,14 +106,20 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
             refused.append(err.name())
 
     with AuditProducer(config, on_delivery=on_delivery) as producer:
-        event_id = producer.emit(
-            category=CATEGORY,
-            action=ACTION,
-            outcome="SUCCESS",
-            actor={"id": actor or operator(), "type": "user"},
-            target={"type": "audit-log", "id": read.source},
-            details={**read.details(), "kafka_principal": kafka_principal(conn)},
-        )
+        try:
+            event_id = producer.emit(
+                category=CATEGORY,
+                action=ACTION,
+                outcome="SUCCESS",
+                actor={"id": actor or operator(), "type": "user"},
+                target={"type": "audit-log", "id": read.source},
+                details={**read.details(), "kafka_principal": kafka_principal(conn)},
+            )
+        except RegistryUnavailableError as exc:  # nothing to spool without a schema id
+            raise ConfigError(
+                f"the read's audit event cannot be recorded ({exc}); not reading: "
+                "start the schema registry (auditpipe stack up) and try again"
+            ) from None
         producer.flush(30)
     if refused:  # fail closed: a read that cannot be recorded does not happen
         raise ConfigError(

@@ -99,6 +99,7 @@ def _keys(cli: Cli, tmp_path: Path) -> Path:
         ("int-ts", event(ts=12345), EXIT_UNUSABLE),
     ],
 )
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_import_hostile_events(
     cli: Cli, tmp_path: Path, name: str, doc: dict[str, Any], code: int
 ) -> None:
@@ -135,6 +136,7 @@ def test_route_hostile_alerts(cli: Cli, name: str, doc: dict[str, Any], code: in
     assert MARKUP + SENTINEL not in r.text or code == EXIT_OK  # printed as data, escaped
 
 
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_prove_with_markup_in_the_event_id(cli: Cli, tmp_path: Path) -> None:
     private = _keys(cli, tmp_path)
     events = tmp_path / "e.jsonl"

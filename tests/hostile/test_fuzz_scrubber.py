@@ -18,9 +18,11 @@ import time
 from typing import Any
 
 import fastavro
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.errors import InvalidEventError
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema, raw_schema
 from pipeline.scrub import Scrubber, dev_keys, load_policy
@@ -79,12 +81,34 @@ def _encodes(datum: dict[str, Any]) -> None:
     fastavro.schemaless_writer(buf, WRITER, datum)
 
 
+def _scrub_or_rejection(
+    datum: dict[str, Any],
+) -> tuple[dict[str, Any] | None, InvalidEventError | None]:
+    try:
+        return SCRUBBER.scrub(datum), None
+    except InvalidEventError as exc:
+        return None, exc
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_events())
 def test_scrub_never_raises_keeps_its_input_and_stays_encodable(datum: dict[str, Any]) -> None:
+    """Scrubbed and encodable, or rejected with ``InvalidEventError`` (an id outside its shape:
+    ids are never altered, issue 16's input contract) whose message names the field's path and
+    the shape, never the value; nothing else is raised."""
     before = copy.deepcopy(datum)
-    out = SCRUBBER.scrub(datum)
+    out, rejected = _scrub_or_rejection(datum)
     assert datum == before
+    if rejected is not None:
+        assert "is rejected" in rejected.reason
+        for field in ("event_id", "request_id", "trace_id", "span_id"):
+            value = datum.get(field)
+            echoed = isinstance(value, str) and len(value) > 3 and value in rejected.reason
+            assert not echoed, f"the rejection echoes {field}"
+        with pytest.raises(InvalidEventError):
+            SCRUBBER.scrub_owned(copy.deepcopy(datum))
+        return
+    assert out is not None
     _encodes(out)
     owned = SCRUBBER.scrub_owned(copy.deepcopy(datum))
     _encodes(owned)

@@ -13,6 +13,9 @@ from pipeline.cli.safe import EXIT_OK
 from pipeline.produce.generator import EventGenerator
 from tests.hostile.conftest import Cli
 
+# verify, verify-proof and import emit the read's audit event (issue 12): they need the stack
+pytestmark = pytest.mark.integration
+
 SENTINEL = "sentinel.person@example.org"
 
 

@@ -26,6 +26,9 @@ from tests.hostile.archives import (
 )
 from tests.hostile.conftest import Cli
 
+# verify, verify-proof and import emit the read's audit event (issue 12): they need the stack
+pytestmark = pytest.mark.integration
+
 EVENTS = bodies(30)
 
 

@@ -50,6 +50,7 @@ def setup(tmp_path: Path, events_file: Path) -> tuple[Path, Path, Path, str]:
     return tmp_path / "archive", private, public, url
 
 
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_verify_ok(setup: tuple[Path, Path, Path, str]) -> None:
     _, _, public, url = setup
     result = runner.invoke(app, ["verify", "--source", url, "--public-key", str(public)])
@@ -78,6 +79,7 @@ def _batch(root: Path, i: int) -> str:
         "edit-checkpoint",
     ],
 )
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_tampering_fails_with_the_object_named(
     setup: tuple[Path, Path, Path, str], tamper: str
 ) -> None:
@@ -114,6 +116,7 @@ def test_tampering_fails_with_the_object_named(
     assert result.output.splitlines()[-1].startswith("FAILED:")
 
 
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_wrong_public_key_fails(setup: tuple[Path, Path, Path, str], tmp_path: Path) -> None:
     _, _, _, url = setup
     runner.invoke(app, ["keys", "generate", "--out", str(tmp_path / "other")])
@@ -123,6 +126,7 @@ def test_wrong_public_key_fails(setup: tuple[Path, Path, Path, str], tmp_path: P
     assert "not in the keyring" in result.output
 
 
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_prove_and_verify_proof(
     setup: tuple[Path, Path, Path, str], tmp_path: Path, events_file: Path
 ) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _validate(rules: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _validate(rules: Path, *extra: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli.main", "validate", "--rules", str(rules), *extra],
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 
@@ -56,3 +56,16 @@ def test_a_broken_acl_file_fails(tmp_path: Path) -> None:
         result = _validate(ROOT / "rules", "--acls", str(path))
         assert result.returncode == 1, what
         assert "FAIL Kafka ACLs" in result.stderr, (what, result.stderr)
+
+
+def test_without_deploy_the_acl_check_says_it_did_not_run(tmp_path: Path) -> None:
+    """An image ships rules/ but not deploy/: validate passes there, and says so."""
+    result = _validate(ROOT / "rules", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Kafka ACLs: not checked" in result.stderr
+
+
+def test_an_acl_file_given_and_missing_fails(tmp_path: Path) -> None:
+    result = _validate(ROOT / "rules", "--acls", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 1
+    assert "FAIL Kafka ACLs" in result.stderr

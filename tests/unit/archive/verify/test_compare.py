@@ -132,6 +132,7 @@ def test_watcher_follows_the_other_region(tmp_path: Path, bodies: list[bytes]) -
     assert WitnessWatcher(FileStore(tmp_path / "empty"), "c", TOPIC).refresh() is None
 
 
+@pytest.mark.integration  # verify/prove/import emit the read's audit event (issue 12)
 def test_cli_verify_compare(tmp_path: Path, bodies: list[bytes]) -> None:
     sa, sb, signer = archive_pair(tmp_path, bodies)
     pub = tmp_path / "key.pub.pem"
