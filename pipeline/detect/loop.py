@@ -15,6 +15,8 @@ offline engine (the ceiling, same run)                       45.2k            10
 faust as it was (per-event awaits, JSON round trip)          4.1k (earlier)   6 %
 ==========================================================  ===============  ==========
 
+Those runs were on a loaded machine (load average 10 to 18); a quiet-machine ``make bench``
+(load about 1) gave offline 56.9k, (b) 35.3k (62 %), (a) 15.2k (27 %).
 (Quix Streams, option (c), was not measured: see RESULTS.md.) Tuned faust stays at a fifth of
 the engine: its consumer path (aiokafka's fetcher and record parsing in Python, the stream's
 per-event hand-over between asyncio tasks, acking) costs more CPU per event than the engine, and
