@@ -84,7 +84,9 @@ def test_produce_generated_events_and_consume_them(
     assert produced.returncode == 0, produced.stderr
     assert b"produced 500 events" in produced.stderr
     assert b"delivery failures 0" in produced.stderr
-    consumed = _cli("consume", "--topic", topic, "--max", "500", "--idle-timeout", "10")
+    consumed = _cli(
+        "consume", "--topic", topic, "--max", "500", "--idle-timeout", "10", "--reason", "test"
+    )  # a raw topic: the read is audited with its reason (issue 12)
     assert consumed.returncode == 0, consumed.stderr
     events = [orjson.loads(line) for line in consumed.stdout.splitlines()]
     assert len(events) == 500
@@ -109,7 +111,9 @@ def test_produce_from_file_round_trips_through_consume(
     path.write_bytes(b"".join(orjson.dumps(doc) + b"\n" for doc in lines))
     produced = _cli("produce", "--topic", topic, "--from-file", str(path))
     assert produced.returncode == 0, produced.stderr
-    consumed = _cli("consume", "--topic", topic, "--max", "5", "--idle-timeout", "10")
+    consumed = _cli(
+        "consume", "--topic", topic, "--max", "5", "--idle-timeout", "10", "--reason", "test"
+    )
     got = [orjson.loads(line) for line in consumed.stdout.splitlines()]
     # the same JSON form, in order (one partition, one key), as the SDK scrubbed it before
     # sending (pipeline/produce/scrubbing.py: the IP truncated, no pipeline block)
