@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Message, Producer
+from confluent_kafka import Message
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from benchmarks.scrub import _events
+from benchmarks.scrub import _events, _produce
 from pipeline.events import jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -148,15 +148,6 @@ def backlog(settings: Settings, encoded: list[bytes]) -> Iterator[tuple[str, str
         yield names
     finally:
         delete_topics(conn, list(names))
-
-
-def _produce(producer: Producer, topic: str, value: bytes, key: bytes | None) -> None:
-    while True:
-        try:
-            producer.produce(topic, value, key)
-            return
-        except BufferError:
-            producer.poll(0.05)
 
 
 def _pin(cpu: int | None) -> None:
