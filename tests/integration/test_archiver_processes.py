@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from pipeline.archive.format import keys as keys_mod
 from pipeline.archive.format import layout
-from pipeline.archive.format.chain import find_intents, recover
+from pipeline.archive.format.chain import find_intents
 from pipeline.archive.format.keys import Keyring
 from pipeline.archive.format.s3client import ensure_object_lock_bucket, s3_client
 from pipeline.archive.format.s3store import S3ObjectLockStore
@@ -28,7 +28,7 @@ from pipeline.cli.main import app
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.settings import Settings
-from tests.integration.archive_events import archived, produce
+from tests.integration.archive_events import archived, observe, produce
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def _wait_mid_flush(store: S3ObjectLockStore, topic: str, seen: set[str], timeou
     was not seen before (the one of a killed flush stays until the restart completes it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = recover(store, topic)
+        state = observe(store, topic)
         done = sum(h.last_offset + 1 for h in state.partitions.values())
         assert done < N, "the archive completed before the kill"
         if _intents(store, topic) - seen:
@@ -89,7 +89,7 @@ def _wait_mid_flush(store: S3ObjectLockStore, topic: str, seen: set[str], timeou
 
 def _intents(store: S3ObjectLockStore, topic: str) -> set[str]:
     """Keys of the intents beyond each partition's checkpointed head."""
-    state = recover(store, topic)
+    state = observe(store, topic)
     return {i.key for p in range(3) for i in find_intents(store, topic, p, state.last_offset(p))}
 
 
