@@ -25,7 +25,7 @@ from typing import Any
 
 from pipeline.archive.format.keys import generate
 from pipeline.archive.format.s3client import s3_client
-from pipeline.demo.flow import incidents
+from pipeline.demo.incidents import incidents
 from pipeline.events import registry
 from pipeline.events.dlq import DlqKey
 from pipeline.events.jsonform import format_ts
@@ -99,6 +99,7 @@ class Result:
     fault_errors: list[str] = field(default_factory=list)
     kills: dict[str, int] = field(default_factory=dict)
     crashes: dict[str, int] = field(default_factory=dict)
+    crash_tails: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -401,6 +402,7 @@ class Run:
         self.workers.stop()
         r.kills = dict(self.workers.book.kills)
         r.crashes = dict(self.workers.book.crashes)
+        r.crash_tails = list(self.workers.book.crash_tails)
 
         # 5. leaks: downstream topics, archive objects, notifications, logs, metric labels
         t0 = time.monotonic()
@@ -500,6 +502,8 @@ def verdict(r: Result) -> list[str]:
         out.append(f"{r.bad_signatures} webhook deliveries with a bad signature")
     if r.verify_rc != 0:
         out.append(f"verify --compare exited {r.verify_rc}:\n{r.verify_out}")
+    # a stage exits only when it is told to: any other exit is a crash, faults or not
+    out += [f"worker crashed: {t}" for t in r.crash_tails]
     if any(r.undecodable.values()):
         out.append(f"undecodable records {r.undecodable}")
     return out

@@ -42,6 +42,7 @@ class WorkerBook:
     crashes: Counter[str] = field(default_factory=Counter)  # exits the test did not cause
     kills: Counter[str] = field(default_factory=Counter)
     exit_codes: list[tuple[str, int]] = field(default_factory=list)
+    crash_tails: list[str] = field(default_factory=list)  # each crash's last log lines
 
 
 class Supervisor:
@@ -115,6 +116,9 @@ class Supervisor:
                     code = proc.returncode
                     self.book.crashes[worker.name] += 1
                     self.book.exit_codes.append((worker.name, code))
+                    self.book.crash_tails.append(
+                        f"{worker.name} exited {code}:\n{_tail(worker.log_file)}"
+                    )
                     log.warning("worker exited; restarting", extra={"worker": worker.name})
                 time.sleep(self.restart_delay_s)
                 with self._lock:
@@ -164,3 +168,10 @@ def python_env() -> dict[str, str]:
     the same ``pipeline`` as the test)."""
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(log unreadable: {exc})"
