@@ -233,7 +233,20 @@ class GenericAvroDecoder:
         schema_id = schema_id_of(data)
         entry = self._schemas.get(schema_id)
         if entry is None:
-            registered = self._client.get_schema(schema_id)
+            try:
+                registered = self._client.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:  # a record to report, not a failed command
+                    raise DeserializationError(
+                        f"unknown_schema_id: no schema with id {schema_id}", raw=data
+                    ) from None
+                raise RegistryUnavailableError(
+                    f"schema registry answered HTTP {exc.http_status_code} for schema {schema_id}"
+                ) from None
+            except Exception as exc:
+                raise RegistryUnavailableError(
+                    f"schema registry unreachable ({type(exc).__name__})"
+                ) from None
             doc = orjson.loads(registered.schema_str or "null")
             entry = (
                 fastavro.parse_schema(doc),

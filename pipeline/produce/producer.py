@@ -10,6 +10,9 @@
   ``block_timeout_s`` and then appends the event to the on-disk spool. Records the broker does
   not take within ``message_timeout_ms`` (broker down) also go to the spool, from their delivery
   reports. Nothing is dropped silently.
+- A schema registry that does not answer does not lose an event either: one this producer
+  cannot yet give a schema id to is spooled with a placeholder id (``PENDING_HEADER``, never
+  sent) and gets its real id when the spool is replayed with the registry back.
 - The spool is replayed, oldest first, once the broker takes records again (a background
   thread serves delivery reports and checks this). A replay after a crash may deliver an event
   twice: downstream stages remove duplicates by ``event_id``.
@@ -18,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import threading
 import time
@@ -29,9 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import fastavro
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from pipeline.errors import InvalidEventError
+from pipeline.errors import InvalidEventError, RegistryUnavailableError
 from pipeline.events import context, jsonform
 from pipeline.events.schemas import AUDIT_EVENT, parsed_schema
 from pipeline.events.serde import AvroSerde, registry_client
@@ -48,6 +53,11 @@ PROBE_INTERVAL_S = 5.0
 
 DeliveryHook = Callable[[str | None, KafkaError | None], None]
 
+#: wire-format header of a spooled event whose schema id the registry has not given yet: magic
+#: byte 0 and id 0xFFFFFFFF (-1 as the signed int32 of the format; registries hand out positive
+#: ids). Such a record stays in the spool until its header is replaced with the real one.
+PENDING_HEADER = b"\x00\xff\xff\xff\xff"
+
 
 @dataclass(frozen=True)
 class ProducerStats:
@@ -56,6 +66,7 @@ class ProducerStats:
     failed: int
     spooled: int
     replayed: int
+    schema_pending: int  # of ``spooled``: for want of a schema id (the registry did not answer)
     spool_pending: int
     in_queue: int
 
@@ -68,6 +79,7 @@ class _Counters:
         self.failed = 0
         self.spooled = 0
         self.replayed = 0
+        self.schema_pending = 0
 
 
 class AuditProducer:
@@ -101,6 +113,10 @@ class AuditProducer:
         self._last_failure = 0.0
         self._broker_down_logged = False
         self._replay_lock = threading.Lock()
+        self._registry_retry_at = 0.0  # a replay waits until then after the registry failed
+        # set when the registry failed to give a schema id: emit spools without asking it (a
+        # failed ask takes seconds of client retries), until a replay gets the id
+        self._registry_down = False
         self._closed = threading.Event()
         self._poller = threading.Thread(
             target=self._poll_loop, name=f"auditpipe-producer-{config.service}", daemon=True
@@ -161,8 +177,27 @@ class AuditProducer:
         if self._scrub is not None:
             datum = self._scrub(datum)  # from_json built new containers: ours to change
         target_topic = topic or self.config.default_topic
-        value = self._serde.serialize(datum, target_topic)
         key = datum["actor"]["id"].encode()
+        value = None
+        if not self._registry_down:
+            try:
+                value = self._serde.serialize(datum, target_topic)
+            except RegistryUnavailableError as exc:
+                self._registry_down = True
+                self._registry_retry_at = time.monotonic() + PROBE_INTERVAL_S
+                log.warning(
+                    "schema registry unreachable: events are spooled until it answers",
+                    extra={"error": str(exc)},
+                )
+        if value is None:
+            # validated and scrubbed; only the schema id is missing: spooled, the replay in
+            # the background asks the registry again
+            with self._counters.lock:
+                self._counters.emitted += 1
+                self._counters.schema_pending += 1
+            pending = SpooledRecord(target_topic, key, self._pending(datum))
+            self._to_spool(pending, "no schema id: the registry did not answer")
+            return str(datum["event_id"])
         with self._counters.lock:
             self._counters.emitted += 1
         self._produce(target_topic, key, value, datum["event_id"], block=True)
@@ -184,6 +219,7 @@ class AuditProducer:
                 failed=c.failed,
                 spooled=c.spooled,
                 replayed=c.replayed,
+                schema_pending=c.schema_pending,
                 spool_pending=len(self._spool),
                 in_queue=len(self._producer),
             )
@@ -262,6 +298,22 @@ class AuditProducer:
 
         return on_delivery
 
+    def _pending(self, datum: dict[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(PENDING_HEADER)
+        fastavro.schemaless_writer(buf, self._schema, datum)
+        return buf.getvalue()
+
+    def _resolve(self, record: SpooledRecord) -> SpooledRecord:
+        """``record`` with its real wire-format header (``RegistryUnavailableError`` while the
+        registry still does not answer)."""
+        if not record.value.startswith(PENDING_HEADER):
+            return record
+        body = io.BytesIO(record.value[len(PENDING_HEADER) :])
+        datum = fastavro.schemaless_reader(body, self._schema, self._schema)
+        assert isinstance(datum, dict)
+        return SpooledRecord(record.topic, record.key, self._serde.serialize(datum, record.topic))
+
     def _to_spool(self, record: SpooledRecord, reason: str) -> None:
         self._spool.append(record)
         with self._counters.lock:
@@ -295,7 +347,7 @@ class AuditProducer:
 
     def _maybe_replay(self, *, force_probe: bool = False) -> None:
         """Replay sealed spool segments once the broker takes records again."""
-        if len(self._spool) == 0:
+        if len(self._spool) == 0 or time.monotonic() < self._registry_retry_at:
             return
         recovered = self._last_success > self._last_failure and self._last_success > 0
         if not recovered and not (force_probe and self._broker_reachable()):
@@ -306,6 +358,17 @@ class AuditProducer:
             self._spool.seal()
             for segment in self._spool.segments():
                 records, intact = self._spool.read_segment(segment)
+                try:  # every record of the segment gets its schema id before any is sent
+                    pending = any(r.value.startswith(PENDING_HEADER) for r in records)
+                    records = [self._resolve(rec) for rec in records]
+                    if pending:
+                        self._registry_down = False
+                except RegistryUnavailableError as exc:
+                    self._registry_retry_at = time.monotonic() + PROBE_INTERVAL_S
+                    log.warning(
+                        "spooled events wait for the schema registry", extra={"error": str(exc)}
+                    )
+                    return
                 for rec in records:
                     # a failed re-delivery lands in a new segment via its delivery report
                     self._produce(rec.topic, rec.key, rec.value, None, block=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError
 
-from pipeline.errors import ConfigError, RegistryUnavailableError, RetryableError
+from pipeline.errors import ConfigError, RetryableError
 from pipeline.kafka import clients
 from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
@@ -89,7 +89,8 @@ def require_reason(reason: str, what: str) -> str:
 def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None) -> str:
     """Emit the audit event of ``read`` and wait for it to be acknowledged (or spooled, when the
     broker is down); returns its ``event_id``. A ``ConfigError`` when the broker refuses it (the
-    principal may not write the audit topic): the caller must not read."""
+    principal may not write the audit topic) or the registry did not answer (the event waits in
+    the spool): the caller must not read."""
     conn = clients.connection(settings, SERVICE)
     config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
     spec = TopicSpec(
@@ -106,21 +107,21 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
             refused.append(err.name())
 
     with AuditProducer(config, on_delivery=on_delivery) as producer:
-        try:
-            event_id = producer.emit(
-                category=CATEGORY,
-                action=ACTION,
-                outcome="SUCCESS",
-                actor={"id": actor or operator(), "type": "user"},
-                target={"type": "audit-log", "id": read.source},
-                details={**read.details(), "kafka_principal": kafka_principal(conn)},
-            )
-        except RegistryUnavailableError as exc:  # nothing to spool without a schema id
-            raise ConfigError(
-                f"the read's audit event cannot be recorded ({exc}); not reading: "
-                "start the schema registry (auditpipe stack up) and try again"
-            ) from None
+        event_id = producer.emit(
+            category=CATEGORY,
+            action=ACTION,
+            outcome="SUCCESS",
+            actor={"id": actor or operator(), "type": "user"},
+            target={"type": "audit-log", "id": read.source},
+            details={**read.details(), "kafka_principal": kafka_principal(conn)},
+        )
         producer.flush(30)
+        pending = producer.stats().schema_pending
+    if pending:
+        raise ConfigError(
+            "the schema registry did not answer, so the read's audit event is only spooled; "
+            "not reading: start the registry (auditpipe stack up) and try again"
+        )
     if refused:  # fail closed: a read that cannot be recorded does not happen
         raise ConfigError(
             f"the broker refused the read's audit event ({refused[0]}): "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce.producer import PENDING_HEADER
 from pipeline.settings import Settings
 from pipeline.stack import manager, procs
 from pipeline.stack.services import KafkaService
@@ -26,15 +28,15 @@ SCHEMA = parsed_schema(AUDIT_EVENT)
 
 
 def _config(stack: Settings, tmp_path: Path, topic: str, **over: Any) -> ProducerConfig:
-    return ProducerConfig(
-        kafka=clients.connection(stack, "sdk-test"),
-        registry_url=stack.registry_url,
-        service="sdk-test",
-        environment="test",
-        topic=topic,
-        spool_dir=tmp_path / "spool",
-        **over,
-    )
+    base: dict[str, Any] = {
+        "kafka": clients.connection(stack, "sdk-test"),
+        "registry_url": stack.registry_url,
+        "service": "sdk-test",
+        "environment": "test",
+        "topic": topic,
+        "spool_dir": tmp_path / "spool",
+    }
+    return ProducerConfig(**{**base, **over})
 
 
 def _event(i: int) -> dict[str, Any]:
@@ -192,3 +194,42 @@ def test_broker_stopped_mid_run_loses_nothing(
     lost = set(ids) - set(seen)
     assert not lost, f"lost {len(lost)} of {len(ids)} events, e.g. {sorted(lost)[:5]}"
     assert set(seen) <= set(ids), "events that were never emitted came out"
+
+
+def test_registry_unreachable_at_emit_spools_and_sends_later(
+    stack: Settings, kafka_conn: KafkaConnection, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """A producer that never reached the registry spools its events (emit does not raise);
+    one that reaches it sends them with the real schema id, the placeholder never on the
+    topic. The registry "down" is a port nothing listens on, so the shared one stays up."""
+    topic = topic_factory("audit.raw.sdk", partitions=3)
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    docs = [_event(i) for i in range(300)]
+    with AuditProducer(_config(stack, tmp_path, topic, registry_url=dead)) as producer:
+        ids = [producer.emit_event(doc) for doc in docs]
+        producer.flush(5)
+        down = producer.stats()
+    assert down.emitted == down.spooled == down.schema_pending == len(docs)
+    assert down.delivered == 0
+    assert down.spool_pending == len(docs)
+
+    with AuditProducer(_config(stack, tmp_path, topic)) as producer:  # same spool directory
+        deadline = time.monotonic() + 60
+        while producer.stats().spool_pending and time.monotonic() < deadline:
+            producer.flush(1)
+        up = producer.stats()
+    assert up.spool_pending == 0
+    assert up.replayed == len(docs)
+    assert up.schema_pending == 0
+
+    serde = AvroSerde(registry_client(stack.registry_url))
+    seen: dict[str, dict[str, Any]] = {}
+    for _key, value in _consume_all(kafka_conn, topic, len(docs)):
+        assert not value.startswith(PENDING_HEADER)
+        datum = serde.deserialize(value, topic)
+        seen[datum["event_id"]] = jsonform.to_json(SCHEMA, datum)
+    assert sorted(seen) == sorted(ids)
+    for doc in docs:  # the spooled body decodes to the event as emitted
+        assert seen[doc["event_id"]] == jsonform.to_json(SCHEMA, jsonform.from_json(SCHEMA, doc))

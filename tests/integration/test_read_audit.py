@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import uuid
@@ -92,6 +93,33 @@ def test_consume_is_audited_with_topic_window_and_reason(
         == "from the earliest offset of every partition, at most 5 events"
     )
     assert event["details"]["kafka_principal"] == "User:ANONYMOUS"
+
+
+def test_registry_down_stops_the_read_and_the_attempt_is_sent_later(
+    stack: Settings, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """With the registry unreachable the read's audit event can only be spooled: the read does
+    not happen (exit 2, nothing printed); the next read from the same directory, with the
+    registry up, sends the spooled event too."""
+    topic = topic_factory("audit.read", partitions=1)
+    produce_now(stack, topic, generated(3, seed=6), tmp_path / "spool")
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    t0 = datetime.now(UTC)
+    tried, then = (f"{w} {uuid.uuid4().hex[:8]}" for w in ("attempt", "retry"))
+    down = _cli(
+        "consume", "-t", topic, "-n", "3", "--reason", tried, cwd=tmp_path,
+        env={"AUDITPIPE_SCHEMA_REGISTRY_URL": dead},
+    )  # fmt: skip
+    assert down.returncode == 2, down.stderr
+    assert b"schema registry did not answer" in down.stderr
+    assert down.stdout == b""
+    up = _cli("consume", "-t", topic, "-n", "3", "--reason", then, cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert len(up.stdout.splitlines()) == 3
+    assert _one(stack, t0, then)["details"]["command"] == "consume"
+    assert _one(stack, t0, tried)["target"]["id"] == topic  # the refused attempt, from the spool
 
 
 def test_consume_of_a_raw_topic_or_the_dlq_needs_a_reason(stack: Settings, tmp_path: Path) -> None:
