@@ -18,6 +18,7 @@ from typing import Any
 import fastavro
 import orjson
 from confluent_kafka.schema_registry import (
+    Schema,
     SchemaRegistryClient,
     SchemaRegistryError,
     record_subject_name_strategy,
@@ -172,21 +173,10 @@ class AvroSerde:
         now = time.monotonic()
         if self._unknown.get(schema_id, 0.0) > now:
             raise DeserializationError(f"unknown_schema_id: no schema with id {schema_id}")
-        try:
-            registered = self._client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                _remember(self._unknown, schema_id, now + UNKNOWN_TTL_S)
-                raise DeserializationError(
-                    f"unknown_schema_id: no schema with id {schema_id}"
-                ) from None
-            raise RegistryUnavailableError(
-                f"schema registry answered HTTP {exc.http_status_code} for schema {schema_id}"
-            ) from None
-        except Exception as exc:
-            raise RegistryUnavailableError(
-                f"schema registry unreachable ({type(exc).__name__})"
-            ) from None
+        registered = fetch_schema(self._client, schema_id)
+        if registered is None:
+            _remember(self._unknown, schema_id, now + UNKNOWN_TTL_S)
+            raise DeserializationError(f"unknown_schema_id: no schema with id {schema_id}")
         text = registered.schema_str or "null"
         try:
             writer = parse_writer(text, self._reader)
@@ -197,6 +187,23 @@ class AvroSerde:
         pair = (writer, None) if same else (writer, self._reader)
         _remember(self._writers, schema_id, pair)
         return pair
+
+
+def fetch_schema(client: SchemaRegistryClient, schema_id: int) -> Schema | None:
+    """The registered schema of ``schema_id``; None when the registry has none with that id;
+    ``RegistryUnavailableError`` when it did not answer (or answered 5xx)."""
+    try:
+        return client.get_schema(schema_id)
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise RegistryUnavailableError(
+            f"schema registry answered HTTP {exc.http_status_code} for schema {schema_id}"
+        ) from None
+    except Exception as exc:
+        raise RegistryUnavailableError(
+            f"schema registry unreachable ({type(exc).__name__})"
+        ) from None
 
 
 def _transport(exc: Exception) -> bool:
@@ -233,20 +240,11 @@ class GenericAvroDecoder:
         schema_id = schema_id_of(data)
         entry = self._schemas.get(schema_id)
         if entry is None:
-            try:
-                registered = self._client.get_schema(schema_id)
-            except SchemaRegistryError as exc:
-                if exc.http_status_code == 404:  # a record to report, not a failed command
-                    raise DeserializationError(
-                        f"unknown_schema_id: no schema with id {schema_id}", raw=data
-                    ) from None
-                raise RegistryUnavailableError(
-                    f"schema registry answered HTTP {exc.http_status_code} for schema {schema_id}"
-                ) from None
-            except Exception as exc:
-                raise RegistryUnavailableError(
-                    f"schema registry unreachable ({type(exc).__name__})"
-                ) from None
+            registered = fetch_schema(self._client, schema_id)
+            if registered is None:  # a record to report, not a failed command
+                raise DeserializationError(
+                    f"unknown_schema_id: no schema with id {schema_id}", raw=data
+                )
             doc = orjson.loads(registered.schema_str or "null")
             entry = (
                 fastavro.parse_schema(doc),
