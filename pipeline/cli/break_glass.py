@@ -20,9 +20,8 @@ from pipeline.cli.acl import CLIENT_CONFIG_OPTION, FILE_OPTION, admin_connection
 from pipeline.errors import ConfigError
 from pipeline.events.jsonform import format_ts
 from pipeline.kafka import acls
-from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.breakglass import Glass, GlassState, now_utc
-from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce.own import own_audit_producer
 from pipeline.route.config import parse_duration
 from pipeline.settings import Settings, load_settings
 
@@ -40,9 +39,6 @@ def _glass(file: Path, client_config_file: Path | None) -> tuple[Settings, Glass
 def _audit(settings: Settings, glass: Glass, action: str, state: GlassState) -> str:
     """Emit the ADMIN audit event of an open or close; wait until the broker has it."""
     conn = glass.conn.model_copy(update={"client_id": SERVICE})
-    config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
-    t = settings.topics
-    ensure_topics(conn, [TopicSpec(config.default_topic, t.partitions, t.replication_factor)])
     closing = action == "break_glass.close"
     details = {
         "principal": state.principal,
@@ -56,7 +52,7 @@ def _audit(settings: Settings, glass: Glass, action: str, state: GlassState) -> 
         details["closed_at"] = format_ts(state.closed_at)
         details["close_reason"] = state.close_reason or ""
     actor = (state.closed_by if closing else state.opened_by) or "unknown"
-    with AuditProducer(config) as producer:
+    with own_audit_producer(settings, conn, SERVICE, broker_required=True) as producer:
         event_id = producer.emit(
             category="ADMIN",
             action=action,
@@ -65,7 +61,7 @@ def _audit(settings: Settings, glass: Glass, action: str, state: GlassState) -> 
             authz={"decision": "ALLOW", "role": "break-glass"},
             details=details,
         )
-        if producer.flush(30):
+        if producer.flush(30) or producer.stats().spooled:  # spooled: the registry was down
             raise ConfigError("the break-glass audit event was not acknowledged (spooled)")
     return event_id
 

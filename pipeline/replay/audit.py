@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError
 
-from pipeline.errors import ConfigError, RetryableError
+from pipeline.errors import ConfigError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
-from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce.own import own_audit_producer
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,21 +91,14 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
     principal may not write the audit topic) or the registry did not answer (the event waits in
     the spool): the caller must not read."""
     conn = clients.connection(settings, SERVICE)
-    config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=SERVICE)
-    spec = TopicSpec(
-        config.default_topic, settings.topics.partitions, settings.topics.replication_factor
-    )
-    try:
-        ensure_topics(conn, [spec], timeout=10)
-    except RetryableError as exc:  # broker down: the producer spools until it is back
-        log.warning("audit topic not ensured", extra={"topic": spec.name, "error": str(exc)})
     refused: list[str] = []
 
     def on_delivery(_event_id: str | None, err: KafkaError | None) -> None:
         if err is not None and err.code() in REFUSALS:
             refused.append(err.name())
 
-    with AuditProducer(config, on_delivery=on_delivery) as producer:
+    with own_audit_producer(settings, conn, SERVICE, on_delivery=on_delivery) as producer:
+        topic = producer.config.default_topic
         event_id = producer.emit(
             category=CATEGORY,
             action=ACTION,
@@ -125,6 +117,6 @@ def audit_read(settings: Settings, read: ReadAudit, *, actor: str | None = None)
     if refused:  # fail closed: a read that cannot be recorded does not happen
         raise ConfigError(
             f"the broker refused the read's audit event ({refused[0]}): "
-            f"{kafka_principal(conn)} may not write {config.default_topic}; not reading"
+            f"{kafka_principal(conn)} may not write {topic}; not reading"
         )
     return event_id

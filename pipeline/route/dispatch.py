@@ -170,8 +170,8 @@ class ReceiverWorker:
         return delivered, tickets
 
     async def _audit(self, event: dict[str, Any]) -> None:
-        """Write the attempt's audit event, retrying while the SDK cannot (the schema registry
-        down: its first serialize after a start needs it). Raising instead ended the job as
+        """Write the attempt's audit event, retrying while the SDK raises a retryable error (it
+        spools the event when the broker or the registry is down). Raising instead ended the job as
         "delivery failed" and dropped it from the outbox, a notification the webhook may never
         have had, without its audit event (found by the e2e run, tests/e2e)."""
         attempt = 0

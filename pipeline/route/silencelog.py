@@ -24,10 +24,9 @@ import orjson
 from pipeline.errors import ConfigError, RetryableError
 from pipeline.events.jsonform import format_ts
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topicio import read_to_end
-from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce.own import own_audit_producer
 from pipeline.route.silences import Silence, Silences
 from pipeline.settings import Settings
 
@@ -143,15 +142,8 @@ def audit_silence(
     ``silence.expire``, ``silence.prune``) as ``actor``, after the change was acknowledged;
     returns its ``event_id``. A broker that is down gets it later from the on-disk spool."""
     conn = clients.connection(settings, AUDIT_SERVICE)
-    config = ProducerConfig(kafka=conn, registry_url=settings.registry_url, service=AUDIT_SERVICE)
-    t = settings.topics
-    spec = TopicSpec(config.default_topic, t.partitions, t.replication_factor)
-    try:
-        ensure_topics(conn, [spec], timeout=10)
-    except RetryableError as exc:  # broker down: the producer spools until it is back
-        log.warning("audit topic not ensured", extra={"topic": spec.name, "error": str(exc)})
     principal = f"User:{conn.sasl_username}" if conn.uses_sasl and conn.sasl_username else ""
-    with AuditProducer(config) as producer:
+    with own_audit_producer(settings, conn, AUDIT_SERVICE) as producer:
         return producer.emit(
             category="ADMIN",
             action=action,

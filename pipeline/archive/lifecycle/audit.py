@@ -14,10 +14,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from pipeline.archive.lifecycle.regions import AuditSink
-from pipeline.errors import RetryableError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
-from pipeline.produce import AuditProducer, ProducerConfig
+from pipeline.produce.own import own_audit_producer
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,29 +35,16 @@ def lifecycle_audit(
 ) -> Iterator[AuditSink]:
     """An ``AuditSink`` emitting LIFECYCLE events as ``actor``; flushed when the block ends."""
     conn = clients.connection(settings, SERVICE)
-    config = ProducerConfig(
-        kafka=conn, registry_url=settings.registry_url, service=SERVICE, topic=topic
-    )
-    spec = TopicSpec(
-        config.default_topic, settings.topics.partitions, settings.topics.replication_factor
-    )
-    try:
-        ensure_topics(conn, [spec], timeout=10)
-    except RetryableError as exc:  # broker down: the producer spools until it is back
-        log.warning("audit topic not ensured", extra={"topic": spec.name, "error": str(exc)})
-    producer = AuditProducer(config)
+    with own_audit_producer(settings, conn, SERVICE, topic=topic) as producer:
 
-    def emit(action: str, outcome: str, details: Mapping[str, str]) -> None:
-        producer.emit(
-            category=CATEGORY,
-            action=action,
-            outcome=outcome,
-            actor={"id": actor, "type": "user"},
-            target={"type": "archive", "id": details.get("region", "") or "archive"},
-            details={k: v for k, v in details.items() if v != ""},
-        )
+        def emit(action: str, outcome: str, details: Mapping[str, str]) -> None:
+            producer.emit(
+                category=CATEGORY,
+                action=action,
+                outcome=outcome,
+                actor={"id": actor, "type": "user"},
+                target={"type": "archive", "id": details.get("region", "") or "archive"},
+                details={k: v for k, v in details.items() if v != ""},
+            )
 
-    try:
         yield emit
-    finally:
-        producer.close()
