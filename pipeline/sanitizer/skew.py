@@ -45,6 +45,7 @@ from prometheus_client import Counter, Gauge
 from pipeline.settings import SanitizerConfig
 
 RULE_ID = "system.clock_skew"
+RUNBOOK = "docs/runbooks/detection/system.clock_skew.md"
 OTHER = "other"
 SAMPLES = 5
 _NS = uuid.UUID("0b6f3c1e-5d1a-4c8e-9f61-7a2e4b9d3c55")
@@ -148,7 +149,7 @@ class SkewWatch:
             "request_ids": list(dict.fromkeys(s[1] for s in win.samples if s[1])),
             "trace_ids": list(dict.fromkeys(s[2] for s in win.samples if s[2])),
             "dedup_key": key,
-            "runbook": None,
+            "runbook": RUNBOOK,
             "tags": ["system", "clock-skew"],
             "service": service,
             "team": None,

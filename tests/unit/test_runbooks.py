@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.sanitizer.skew import RUNBOOK
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ["## What it means", "## Triage", "## Contain", "## Close"]
 
@@ -31,6 +33,7 @@ RULE_LINKS = [
     for name, doc in _rule_docs()
     if isinstance(doc.get("auditpipe"), dict) and "runbook" in doc["auditpipe"]  # type: ignore[operator]
 ]
+SYSTEM_LINKS = [("system.clock_skew", RUNBOOK)]  # alerts the stages raise themselves
 ALERT_LINKS = [
     (str(a["alert"]), str(a["annotations"]["runbook_url"]))  # type: ignore[index]
     for a in _alerts()
@@ -42,7 +45,7 @@ def test_every_alerting_rule_file_has_a_runbook() -> None:
     assert {link[0].split(":")[0] for link in RULE_LINKS} == files
 
 
-@pytest.mark.parametrize(("what", "link"), RULE_LINKS + ALERT_LINKS)
+@pytest.mark.parametrize(("what", "link"), RULE_LINKS + ALERT_LINKS + SYSTEM_LINKS)
 def test_runbook_link_resolves_to_a_runbook_file(what: str, link: str) -> None:
     assert not link.startswith(("http://", "https://")), f"{what}: {link} is not in the repo"
     path = ROOT / link
@@ -54,5 +57,5 @@ def test_runbook_link_resolves_to_a_runbook_file(what: str, link: str) -> None:
 
 
 def test_no_orphan_runbooks() -> None:
-    linked = {ROOT / link for _, link in RULE_LINKS + ALERT_LINKS}
+    linked = {ROOT / link for _, link in RULE_LINKS + ALERT_LINKS + SYSTEM_LINKS}
     assert set((ROOT / "docs" / "runbooks").rglob("*.md")) <= linked
