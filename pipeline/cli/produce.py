@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipeline.cli.safe import clean
 from pipeline.errors import InvalidEventError
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topics import spec_for
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import load_settings
@@ -57,7 +58,7 @@ def produce(
     settings = load_settings()
     conn = clients.connection(settings, service)
     if create_topic:
-        ensure_topics(conn, [TopicSpec(topic, partitions=partitions)])
+        ensure_topics(conn, [spec_for(settings, topic, partitions)])
     config = ProducerConfig(
         kafka=conn, registry_url=settings.registry_url, service=service, topic=topic
     )

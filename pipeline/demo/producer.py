@@ -15,8 +15,9 @@ from typing import Any
 from pipeline.demo.incidents import incidents
 from pipeline.events.jsonform import format_ts
 from pipeline.kafka import clients
-from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.topics import spec_for
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator
 from pipeline.settings import Settings
@@ -64,7 +65,7 @@ def run_producer(
     """Produce until ``stop`` is set or ``events`` generated events were sent (0: no limit);
     incidents first, then every ``incident_every`` seconds (0: none). The number acknowledged."""
     conn = clients.connection(settings, "auditpipe-demo-producer")
-    ensure_topics(conn, [TopicSpec(topic, settings.topics.partitions)])
+    ensure_topics(conn, [spec_for(settings, topic)])
     config = producer_config(settings, conn, topic, "spool-producer")
     source = traffic(int(time.time()))
     run = uuid.uuid4().hex[:6]

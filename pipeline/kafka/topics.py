@@ -14,7 +14,7 @@ Every process that creates a pipeline topic takes its config from here (``pipeli
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -190,6 +190,16 @@ def declared_for(settings: Settings, table: TopicTable, name: str) -> Declared |
 def raw_spec(settings: Settings, table: TopicTable, name: str) -> TopicSpec:
     """The spec of raw topic ``name`` (the raw policy)."""
     return _spec(settings, "raw", table.topics.raw, name)
+
+
+def spec_for(settings: Settings, name: str, partitions: int | None = None) -> TopicSpec:
+    """The spec to create topic ``name`` with: the table's policy when the table covers it (a
+    raw topic by ``raw_pattern``: short retention, it holds plaintext), else a plain spec.
+    ``partitions`` overrides the settings' count."""
+    declared = declared_for(settings, table_for(settings), name)
+    t = settings.topics
+    spec = declared.spec if declared else TopicSpec(name, t.partitions, t.replication_factor)
+    return spec if partitions is None else replace(spec, partitions=partitions)
 
 
 def pipeline_topics(settings: Settings, table: TopicTable | None = None) -> list[TopicSpec]:

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pipeline.errors import RetryableError
-from pipeline.kafka.admin import TopicSpec, ensure_topics
+from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.topics import spec_for
 from pipeline.produce.config import ProducerConfig
 from pipeline.produce.producer import AuditProducer, DeliveryHook
 from pipeline.settings import Settings
@@ -34,8 +35,7 @@ def own_audit_producer(
     config = ProducerConfig(
         kafka=conn, registry_url=settings.registry_url, service=service, topic=topic
     )
-    t = settings.topics
-    spec = TopicSpec(config.default_topic, t.partitions, t.replication_factor)
+    spec = spec_for(settings, config.default_topic)  # a raw topic: the table's short retention
     try:
         ensure_topics(conn, [spec], timeout=10)
     except RetryableError as exc:

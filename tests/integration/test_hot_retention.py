@@ -32,6 +32,7 @@ from pipeline.kafka import clients, topics
 from pipeline.kafka import retention as hot
 from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
+from pipeline.produce.own import own_audit_producer
 from pipeline.settings import Settings, TopicsConfig
 
 pytestmark = pytest.mark.integration
@@ -234,3 +235,23 @@ def test_verify_hot_passes_once_kafka_deleted_the_segment(
     passed = scope.cli("retention", "verify-hot", "--file", str(scope.table_file), "--topic", old)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "empty" in passed.stdout
+
+
+def test_topics_our_own_commands_create_get_the_declared_retention(
+    stack: Settings, kafka_conn: KafkaConnection
+) -> None:
+    """A raw topic created on the fly by one of our producers (here an own audit producer, as
+    the read audit, break-glass, lifecycle and silence commands use) is created with the
+    table's raw policy, not the broker's default retention: it holds plaintext."""
+    service = f"test-own-{uuid.uuid4().hex[:8]}"
+    topic = f"audit.raw.{service}"
+    try:
+        with own_audit_producer(stack, clients.connection(stack, service), service):
+            pass
+        got = _configs(kafka_conn, topic)
+        policy = topics.table_for(stack).topics.raw.config(stack.topics.replication_factor)
+        assert policy["retention.ms"] == str(3 * 24 * 3600 * 1000)  # rules/topics.yaml: 3 days
+        for key, value in policy.items():
+            assert got[key] == value, key
+    finally:
+        delete_topics(kafka_conn, [topic])
