@@ -1,6 +1,7 @@
 """The whole pipeline end to end (issue #18): every stage as an ``auditpipe run <stage>``
 subprocess (sanitizer, detector, router, one archiver per region) on topics and consumer groups
-of the run's own, fed at a steady rate; a small signed-webhook receiver in this process.
+of the run's own, fed at a steady rate; `auditpipe run all`'s signed-webhook receiver
+(`pipeline.runall.receiver`) in this process.
 
 Two results:
 
@@ -22,14 +23,9 @@ import re
 import secrets
 import shutil
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +40,8 @@ from pipeline.kafka.admin import TopicSpec, delete_topics, ensure_topics
 from pipeline.kafka.config import KafkaConnection
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.produce.generator import EventGenerator
-from pipeline.route.payloads import SIGNATURE_HEADER, verify
 from pipeline.runall.devkeys import DevKeys
+from pipeline.runall.receiver import Inbox, Receiver, ReceiverServer
 from pipeline.runall.supervisor import StageSpec, Supervisor
 from pipeline.settings import Settings, TopicsConfig
 
@@ -70,46 +66,13 @@ _PROBE = re.compile(rb"bench-admin-(\d+)")
 WARM_UP_PROBES = 1_000_000  # their numbers: the load's probes are 1, 2, ...
 
 
-@dataclass
-class Receiver:
-    """Signed-webhook receiver: arrival time per probe number; refuses a bad signature."""
-
-    secret: str
-    arrivals: dict[int, float] = field(default_factory=dict)
-    bad_signatures: int = 0
-    notifications: int = 0
-
-    @contextmanager
-    def serve(self) -> Iterator[str]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                now = time.time()
-                header = self.headers.get(SIGNATURE_HEADER) or ""
-                if not verify(header, body, receiver.secret, int(now)):
-                    receiver.bad_signatures += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                receiver.notifications += 1
-                for m in _PROBE.finditer(body):
-                    receiver.arrivals.setdefault(int(m.group(1)), now)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-        finally:
-            server.shutdown()
-            server.server_close()
+def _probe_arrivals(inbox: Inbox) -> dict[int, float]:
+    """Probe number -> when its first notification arrived (signature verified)."""
+    out: dict[int, float] = {}
+    for arrival in inbox.arrivals():
+        for m in _PROBE.finditer(arrival.raw):
+            out.setdefault(int(m.group(1)), arrival.at)
+    return out
 
 
 def _cpu_s(pid: int) -> float:
@@ -175,7 +138,9 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
     work = Path(tempfile.mkdtemp(prefix="auditpipe-e2e-"))
     rules = work / "rules"
     shutil.copytree(ROOT / "rules", rules)
-    receiver = Receiver(secrets.token_hex(16))
+    inbox = Inbox()
+    receiver = Receiver(secrets.token_hex(16), work / "deliveries.jsonl", listener=inbox)
+    server = ReceiverServer(receiver).start()
     groups = {
         "sanitizer": f"bench-e2e-{run}-sanitizer",
         "detector": f"bench-e2e-{run}-detector",
@@ -183,7 +148,8 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
     }
     conn = clients.connection(settings, "bench-e2e")
     created: list[str] = []
-    with receiver.serve() as url:
+    try:
+        url = f"http://127.0.0.1:{server.port}/hook"
         (rules / "routing.yaml").write_text(ROUTING.format(url=url, secret_env=SECRET_ENV))
         env = {
             **DevKeys.ensure(work / "keys").env(),
@@ -223,7 +189,7 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
             workers.start(spec.name)
         try:
             result = _drive(
-                conn, settings, scoped, raw, receiver, workers, groups, archivers, rate, seconds
+                conn, settings, scoped, raw, inbox, workers, groups, archivers, rate, seconds
             )
         finally:
             workers.stop_all()
@@ -232,7 +198,10 @@ def bench_e2e(settings: Settings, rate: float = 300.0, seconds: float = 20.0) ->
                 n for n in admin.list_topics(timeout=10).topics if n.startswith(groups["detector"])
             ]
             delete_topics(conn, created)
-            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    result["bad_signatures"] = float(receiver.rejected)
     return result
 
 
@@ -241,7 +210,7 @@ def _drive(
     settings: Settings,
     scoped: Settings,
     raw: str,
-    receiver: Receiver,
+    inbox: Inbox,
     workers: Supervisor,
     groups: dict[str, str],
     archivers: dict[str, str],
@@ -266,7 +235,7 @@ def _drive(
     sent: dict[int, float] = {}
     deadline = time.monotonic() + 240
     warm = WARM_UP_PROBES
-    while not receiver.arrivals:  # one probe every 2 s until one is notified
+    while not inbox.arrivals():  # one probe every 2 s until one is notified
         workers.check()
         if time.monotonic() > deadline:
             raise RuntimeError("no notification within 240 s of starting the workers")
@@ -274,7 +243,7 @@ def _drive(
         producer.flush(10)
         warm += 1
         time.sleep(2)
-    receiver.arrivals.clear()
+    inbox.clear()
     sent.clear()
     start_raw = _end(conn, raw)
 
@@ -303,26 +272,24 @@ def _drive(
     deadline = time.monotonic() + 300
     while True:
         workers.check()
+        arrived = _probe_arrivals(inbox)
         done_raw = _committed(conn, groups["sanitizer"], raw)
         events_end = _end(conn, t.events)
         done = [_committed(conn, g, t.events) for g in (groups["detector"], *archivers.values())]
         if (
             done_raw >= want_raw
             and all(d >= events_end for d in done)
-            and len(receiver.arrivals) >= probes
+            and all(i in arrived for i in range(1, probes + 1))
         ):
             break
         if time.monotonic() > deadline:
             break
         time.sleep(0.2)
     total_s = time.perf_counter() - t0
+    arrived = _probe_arrivals(inbox)
     cpu = {name: _cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
     cpu_total = sum(cpu.values())
-    latencies = [
-        (receiver.arrivals[i] - sent[i]) * 1000
-        for i in range(1, probes + 1)
-        if i in receiver.arrivals
-    ]
+    latencies = [(arrived[i] - sent[i]) * 1000 for i in range(1, probes + 1) if i in arrived]
     return {
         "rate": rate,
         "seconds": load_s,
@@ -334,7 +301,6 @@ def _drive(
         "cpu_s": cpu,
         "probes": float(probes),
         "notified": float(len(latencies)),
-        "bad_signatures": float(receiver.bad_signatures),
         "alert_p50_ms": _percentile(latencies, 0.5),
         "alert_p99_ms": _percentile(latencies, 0.99),
         "alert_max_ms": max(latencies) if latencies else float("nan"),

@@ -8,12 +8,18 @@ verified one is answered 200 and appended as one JSON line to the deliveries fil
 repeated ``Idempotency-Key`` (a retry of a delivery that already arrived) is answered 200 and
 recorded with ``duplicate: true``, as a real receiver would drop it.
 
-``GET /healthz`` answers 200 with the counts (verified, duplicates, rejected).
+``GET /healthz`` answers 200 with the counts (verified, duplicates, rejected: a bad or
+missing signature, refused: answered a fault's ``fail_status``).
 
 Faults, for the tests that need a slow or failing receiver: ``PUT /_faults`` with a body
 ``{"delay_s": 2.0, "fail_status": 503}`` (either may be null or absent), signed like a
 delivery, makes every later delivery wait ``delay_s`` and/or be answered ``fail_status``
-without being recorded; ``{}`` clears them.
+without being recorded; ``{}`` clears them. In the same process, set ``Receiver.faults``.
+
+In the same process, ``Receiver(..., listener=inbox)`` also hands every verified delivery, with
+its raw body and arrival time (:class:`Arrival`), to a callable: :class:`Inbox` keeps them in
+memory (what the e2e test scans for leaks and matches incidents against, and the benchmark
+times its probes by).
 
 Nothing here logs a body, a header value or the secret.
 """
@@ -25,7 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -149,16 +155,67 @@ class Faults:
         return cls(float(delay), status)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A verified delivery as it arrived: when (``time.time()``), its raw body, the record."""
+
+    at: float
+    raw: bytes
+    delivery: Delivery
+
+
+class Inbox:
+    """The verified deliveries of a receiver in this process, in arrival order (a listener for
+    :class:`Receiver`). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._arrivals: list[Arrival] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, arrival: Arrival) -> None:
+        with self._lock:
+            self._arrivals.append(arrival)
+
+    def arrivals(self) -> list[Arrival]:
+        with self._lock:
+            return list(self._arrivals)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._arrivals.clear()
+
+    def raw_bodies(self) -> list[bytes]:
+        return [a.raw for a in self.arrivals()]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts of every delivery (retries included)."""
+        return [
+            alert
+            for a in self.arrivals()
+            for alert in a.delivery.body.get("alerts") or []
+            if isinstance(alert, dict)
+        ]
+
+
 class Receiver:
     """The receiver's state: the secret, the deliveries file, counts, faults. Thread-safe."""
 
-    def __init__(self, secret: str, out: Path, *, tolerance_s: int = 300) -> None:
+    def __init__(
+        self,
+        secret: str,
+        out: Path,
+        *,
+        tolerance_s: int = 300,
+        listener: Callable[[Arrival], None] | None = None,
+    ) -> None:
         self.secret = secret
         self.out = out
         self.tolerance_s = tolerance_s
+        self.listener = listener
         self.verified = 0
         self.duplicates = 0
         self.rejected = 0
+        self.refused = 0
         self.faults = Faults()
         self._lock = threading.Lock()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +235,7 @@ class Receiver:
         idempotency_key: str | None,
         body: dict[str, Any],
         signature: str | None = None,
+        raw: bytes = b"",
     ) -> Delivery:
         with self._lock:
             duplicate = idempotency_key is not None and idempotency_key in self._seen
@@ -190,7 +248,14 @@ class Receiver:
                 fh.write(orjson.dumps(asdict(delivery)) + b"\n")
             self.verified += 1
             self.duplicates += duplicate
+            if self.listener is not None:
+                self.listener(Arrival(time.time(), raw, delivery))
         return delivery
+
+    def refuse(self) -> None:
+        """Count a delivery answered with the fault's ``fail_status``."""
+        with self._lock:
+            self.refused += 1
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -198,6 +263,7 @@ class Receiver:
                 "verified": self.verified,
                 "duplicates": self.duplicates,
                 "rejected": self.rejected,
+                "refused": self.refused,
             }
 
 
@@ -220,6 +286,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if faults.delay_s:
                 time.sleep(faults.delay_s)
             if faults.fail_status is not None:
+                receiver.refuse()
                 self._send(faults.fail_status, {"error": "fault injected"})
                 return
             try:
@@ -236,6 +303,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.headers.get(IDEMPOTENCY_HEADER),
                 doc,
                 self.headers.get(SIGNATURE_HEADER),
+                body,
             )
             self._send(200, {"ok": True, "duplicate": delivery.duplicate})
 
@@ -269,11 +337,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, code: int, doc: dict[str, Any]) -> None:
             body = orjson.dumps(doc)
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the sender gave up while we were slow (a fault): it retries
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # request lines hold paths from the outside; counts are in /healthz

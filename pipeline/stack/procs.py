@@ -31,6 +31,7 @@ class ProcessSpec:
     pid_file: Path
     cwd: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    inherit_env: bool = True  # False: ``env`` is the whole environment, not added to ours
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -80,7 +81,7 @@ def start(spec: ProcessSpec) -> int:
         return existing
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
     spec.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **spec.env}
+    env = {**os.environ, **spec.env} if spec.inherit_env else dict(spec.env)
     with spec.log_file.open("ab") as out:
         out.write(f"\n=== auditpipe stack: starting {spec.name} at {time.ctime()} ===\n".encode())
         out.flush()

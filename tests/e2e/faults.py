@@ -9,13 +9,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from pipeline.runall.receiver import Faults, Receiver
+from pipeline.runall.supervisor import Supervisor
 from pipeline.stack import procs
 from pipeline.stack.services import Service
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.stack import PrivateStack
-from tests.e2e.workers import Supervisor
 
 log = logging.getLogger(__name__)
+SLOW_S = 1.5  # a slow webhook's answer time (the router's timeout is 2 s)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class FaultRunner:
     """Runs plans, one fault at a time, in a thread of its own; ``stop()`` ends it after the
     fault at hand (everything is up again when it returns)."""
 
-    def __init__(self, stack: PrivateStack, workers: Supervisor, receiver: WebhookReceiver) -> None:
+    def __init__(self, stack: PrivateStack, workers: Supervisor, receiver: Receiver) -> None:
         self.stack = stack
         self.workers = workers
         self.receiver = receiver
@@ -96,14 +97,14 @@ class FaultRunner:
         """Break, hold, repair; the seconds the repair took (until healthy again)."""
         s = self.stack
         if fault.kind == "kill9":
-            self.workers.kill9(fault.target, down_s=fault.hold_s)
+            self.workers.bounce(fault.target, down_s=fault.hold_s)  # booked as a kill
             return 0.0
         if fault.kind == "webhook":
-            self.receiver.mode = "slow"
+            self.receiver.faults = Faults(delay_s=SLOW_S)
             time.sleep(fault.hold_s / 2)
-            self.receiver.mode = "fail"
+            self.receiver.faults = Faults(fail_status=503)
             time.sleep(fault.hold_s / 2)
-            self.receiver.mode = "ok"
+            self.receiver.faults = Faults()
             return 0.0
         named: dict[str, Service] = {"broker": s.kafka, "registry": s.registry}
         svc = named.get(fault.kind)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,13 +37,15 @@ from pipeline.kafka.admin import TopicSpec, ensure_topics
 from pipeline.kafka.topics import pipeline_topics
 from pipeline.produce import AuditProducer, ProducerConfig
 from pipeline.produce.generator import EventGenerator, seeded_values
+from pipeline.runall.plan import free_ports
+from pipeline.runall.receiver import Inbox, Receiver, ReceiverServer
+from pipeline.runall.supervisor import StageSpec, Supervisor
 from pipeline.settings import Settings, StackConfig
 from tests.e2e import books
 from tests.e2e.faults import Fault, FaultRunner, plan
-from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.stack import REGIONS, PrivateStack, until
-from tests.e2e.workers import ROOT, Supervisor, python_env
 
+ROOT = Path(__file__).resolve().parents[2]
 RAW_TOPIC = "audit.raw.e2e"
 HOOK_SECRET_ENV = "E2E_HOOK_SECRET"
 ROUTING = """\
@@ -133,8 +136,43 @@ def _say(text: str) -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    """The environment without any AUDITPIPE_* variable (they name the shared stack)."""
-    return {k: v for k, v in python_env().items() if not k.startswith("AUDITPIPE_")}
+    """This process's environment without any AUDITPIPE_* variable (they name the shared
+    stack), the checkout first on the path (the workers import the same ``pipeline``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITPIPE_")}
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
+    return env
+
+
+def _stages(routing: Path) -> list[StageSpec]:
+    """Every stage as an ``auditpipe run`` worker with a health port of its own."""
+    router = ("--config", str(routing), "--environment", "e2e", "--breaker-cool-down", "2")
+    argv = {
+        "sanitizer": ("run", "sanitizer"),
+        "detector": ("run", "detector", "--sweep-interval", "2", "--idle-after", "5"),
+        "router": ("run", "router", *router, "--retry-base", "0.2"),
+        **{f"archiver-{r}": ("run", "archiver", "--region", r) for r in REGIONS},
+    }
+    ports = free_ports(len(argv))
+    return [
+        StageSpec(
+            name,
+            args,
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+            env={"AUDITPIPE_HEALTH__PORT": str(port)},
+        )
+        for (name, args), port in zip(argv.items(), ports, strict=True)
+    ]
+
+
+def _metrics(spec: StageSpec) -> str | None:
+    """The worker's ``/metrics`` text (None while it does not answer)."""
+    url = f"http://127.0.0.1:{spec.env['AUDITPIPE_HEALTH__PORT']}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return str(resp.read().decode(errors="replace"))
+    except OSError:
+        return None
 
 
 class Run:
@@ -147,7 +185,11 @@ class Run:
         self.dlq_key = secrets.token_hex(32)
         self.signing_key, self.public_key = generate(home / "keys")
         self.hook_secret = secrets.token_hex(16)
-        self.receiver = WebhookReceiver(self.hook_secret)
+        self.inbox = Inbox()  # the verified notifications, raw, for the books
+        self.receiver = Receiver(
+            self.hook_secret, home / "webhook-deliveries.jsonl", listener=self.inbox
+        )
+        self.hook_server = ReceiverServer(self.receiver).start()
         env = self.stack.env()
         self.settings = Settings(
             bootstrap_servers=env["AUDITPIPE_BOOTSTRAP_SERVERS"],
@@ -172,7 +214,16 @@ class Run:
             "AUDITPIPE_LOG_LEVEL": "INFO",
             HOOK_SECRET_ENV: self.hook_secret,
         }
-        self.workers = Supervisor(home / "logs", self.worker_env)
+        self.routing = home / "routing.yaml"
+        self.workers = Supervisor(
+            _stages(self.routing),
+            logs_dir=home / "logs",
+            run_dir=home / "run",
+            env=self.worker_env,
+            log_prefix="",
+            inherit_env=False,  # not the shared stack's AUDITPIPE_* of this process
+            cwd=ROOT,
+        )
         self.faults = FaultRunner(self.stack, self.workers, self.receiver)
         self.labels: dict[str, set[str]] = {}
         self._scraping = threading.Event()
@@ -187,22 +238,14 @@ class Run:
         self.client = registry_client(self.settings.registry_url)
         for path in schema_files():
             registry.register(self.client, path)
-        routing = self.home / "routing.yaml"
-        routing.write_text(ROUTING.format(url=self.receiver.url, env=HOOK_SECRET_ENV))
+        url = f"http://127.0.0.1:{self.hook_server.port}/hook"
+        self.routing.write_text(ROUTING.format(url=url, env=HOOK_SECRET_ENV))
         w = self.workers
-        w.add("sanitizer", "sanitizer")
-        w.add("detector", "detector", "--sweep-interval", "2", "--idle-after", "5")
-        w.add(
-            "router", "router", "--config", str(routing), "--environment", "e2e",
-            "--breaker-cool-down", "2", "--retry-base", "0.2",
-        )  # fmt: skip
-        for region in REGIONS:
-            w.add(f"archiver-{region}", "archiver", "--region", region)
         t0 = time.monotonic()
-        w.start_all()
-        for name in w.workers:
-            if not until(lambda n=name: w.ready(n), 240, 1.0):  # type: ignore[misc]
-                raise RuntimeError(f"worker {name} not ready; see {w.workers[name].log_file}")
+        for name in w.names:
+            w.start(name)
+        w.wait_all_ready(240)
+        w.watch(restart_delay_s=1.0)  # a worker that exits on its own: booked and restarted
         self.result.timings["workers ready"] = time.monotonic() - t0
         threading.Thread(target=self._scrape_loop, name="scrape", daemon=True).start()
 
@@ -211,8 +254,8 @@ class Run:
             self._scrape()
 
     def _scrape(self) -> None:
-        for name in self.workers.workers:
-            text = self.workers.metrics(name)
+        for name, spec in self.workers.specs.items():
+            text = _metrics(spec)
             if text:
                 self.labels.setdefault(name, set()).update(books.metric_labels(text))
 
@@ -288,7 +331,7 @@ class Run:
         self.setup()
         rng = random.Random(self.cfg.seed)
         window = max(30.0, self.cfg.events / self.cfg.rate)
-        names = list(self.workers.workers)
+        names = self.workers.names
         plans: list[list[Fault]] = []
         if self.cfg.faults:
             per_round = window / self.cfg.rounds
@@ -362,17 +405,15 @@ class Run:
 
         def notified() -> dict[str, bool]:
             samples: set[str] = set()
-            with self.receiver.lock:
-                for d in self.receiver.deliveries:
-                    if d.signed:
-                        for a in d.body.get("alerts") or []:
-                            samples.update(a.get("sample_event_ids") or [])
+            for a in self.inbox.alerts():
+                samples.update(a.get("sample_event_ids") or [])
             return {name: bool(ids & samples) for name, ids in incident_ids.items()}
 
         until(lambda: all(alerted().values()) and all(notified().values()), 240, 2.0)
         r.incidents_alerted, r.incidents_notified = alerted(), notified()
         r.timings["alerts"] = time.monotonic() - t0
-        r.bad_signatures, r.refused_deliveries = self.receiver.bad_signatures, self.receiver.refused
+        # unsigned or forged: answered 401, never recorded; refused: answered the fault's 503
+        r.bad_signatures, r.refused_deliveries = self.receiver.rejected, self.receiver.refused
 
         # 3. both archives: wait until they cover audit.events, then read every object
         t0 = time.monotonic()
@@ -399,7 +440,7 @@ class Run:
         # 4. stop the workers (their logs end), scrape the metrics one last time
         self._scrape()
         self._scraping.set()
-        self.workers.stop()
+        self.workers.stop_all()
         r.kills = dict(self.workers.book.kills)
         r.crashes = dict(self.workers.book.crashes)
         r.crash_tails = list(self.workers.book.crash_tails)
@@ -413,9 +454,9 @@ class Run:
         for name in downstream:
             values = itertools.islice(books.read_topic(self.conn, name), 0, None, k)
             r.leaks[f"topic {name}"] = scanner.scan(values)
-        r.leaks["notifications"] = scanner.scan([self.receiver.raw_bodies()])
+        r.leaks["notifications"] = scanner.scan(self.inbox.raw_bodies())
         r.leaks["worker logs"] = scanner.scan(
-            w.log_file.read_bytes() for w in self.workers.workers.values()
+            self.workers.log_file(n).read_bytes() for n in self.workers.names
         )
         r.leaks["metric labels"] = scanner.scan("\n".join(v).encode() for v in self.labels.values())
         if not self.labels:
@@ -439,8 +480,8 @@ class Run:
         self._scraping.set()
         self.faults.stop()
         self.faults.join(120)
-        self.workers.stop(20)
-        self.receiver.close()
+        self.workers.stop_all(20)
+        self.hook_server.close()
         self.stack.down()
 
 

@@ -17,6 +17,7 @@ from pipeline.route.payloads import SIGNATURE_HEADER, encode, sign, verify
 from pipeline.runall.receiver import (
     MAX_BODY,
     Faults,
+    Inbox,
     Receiver,
     ReceiverServer,
     check_signature,
@@ -108,7 +109,12 @@ def test_server_records_verified_deliveries_and_refuses_the_rest(server: Receive
     assert _post(server, body, {}) == 401
     forged = {SIGNATURE_HEADER: sign(body, "not-the-secret", int(time.time()))}
     assert _post(server, body, forged) == 401
-    assert server.receiver.counts() == {"verified": 2, "duplicates": 1, "rejected": 2}
+    assert server.receiver.counts() == {
+        "verified": 2,
+        "duplicates": 1,
+        "rejected": 2,
+        "refused": 0,
+    }
     got = read_deliveries(server.receiver.out)
     assert [d.duplicate for d in got] == [False, True]
     first = got[0]
@@ -143,6 +149,30 @@ def test_faults_are_set_by_a_signed_put(server: ReceiverServer) -> None:
     assert _post(server, clear, _signed(clear), "PUT", "/_faults") == 200
     assert _post(server, body, _signed(body)) == 200
     assert server.receiver.counts()["verified"] == 1
+    assert server.receiver.counts()["refused"] == 1
+
+
+def test_an_inbox_gets_the_verified_deliveries_raw_and_timed(tmp_path: Path) -> None:
+    inbox = Inbox()
+    srv = ReceiverServer(Receiver(SECRET, tmp_path / "d.jsonl", listener=inbox)).start()
+    try:
+        body = encode(NOTE)
+        before = time.time()
+        assert _post(srv, body, _signed(body)) == 200
+        assert _post(srv, body, {}) == 401  # refused: not in the inbox
+        srv.receiver.faults = Faults(fail_status=503)  # in-process faults
+        assert _post(srv, body, _signed(body, "k-2")) == 503
+        assert srv.receiver.counts()["refused"] == 1
+    finally:
+        srv.close()
+    [got] = inbox.arrivals()
+    assert got.raw == body
+    assert before <= got.at <= time.time()
+    assert got.delivery.rule_ids == ["auth.bruteforce_success"]
+    assert inbox.raw_bodies() == [body]
+    assert inbox.alerts() == NOTE["alerts"]
+    inbox.clear()
+    assert inbox.arrivals() == []
 
 
 def test_healthz_and_limits(server: ReceiverServer) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,46 @@ def test_kill_with_sigterm_stops_politely(sup: Supervisor) -> None:
     assert not sup.alive(a)
     assert sup.exit_code(a) == 0  # the receiver ends cleanly on SIGTERM
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def _until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_the_watcher_restarts_a_crash_and_books_it_but_not_a_bounce(sup: Supervisor) -> None:
+    a, b = sup.names
+    for name in (a, b):
+        sup.start(name)
+    sup.wait_all_ready(timeout_s=60)
+    sup.watch(restart_delay_s=0.1, every_s=0.1)
+
+    first = sup.pid(a)
+    new = sup.bounce(a, down_s=0.3)  # kill -9, down 0.3 s, started again: not a crash
+    assert new is not None
+    assert new != first
+    assert sup.book.kills == Counter({a: 1})
+
+    crashing = sup.pid(b)
+    assert crashing is not None
+    os.killpg(crashing, signal.SIGKILL)  # an exit the supervisor did not cause
+    assert _until(lambda: sup.book.crashes[b] == 1 and sup.alive(b))
+    assert sup.pid(b) != crashing
+    sup.wait_ready(b, timeout_s=60)
+    assert sup.book.exit_codes == [(b, -signal.SIGKILL)]
+    assert sup.book.crash_tails[0].startswith(f"{b} exited -9:")
+    time.sleep(0.5)  # a few more rounds of the watcher: booked once
+    assert sup.book.crashes == Counter({b: 1})
+    assert sup.pid(a) == new
+
+    sup.kill(a)  # killed without a restart: stays down, not a crash
+    time.sleep(0.5)
+    assert not sup.alive(a)
+    assert sup.book.kills == Counter({a: 2})
+    assert sup.stop_all(timeout_s=20) == [b]
+    assert sup.book.crashes == Counter({b: 1})
+    assert sup.bounce(a) is None  # not running: nothing to bounce
