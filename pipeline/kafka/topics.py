@@ -13,6 +13,7 @@ Every process that creates a pipeline topic takes its config from here (``pipeli
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from pipeline.errors import RuleError
 from pipeline.kafka.admin import TopicSpec
 from pipeline.settings import Settings
 from pipeline.yamlfiles import load_mapping
+
+log = logging.getLogger(__name__)
 
 TABLE_FILE = "topics.yaml"  # in the rules directory
 
@@ -195,8 +198,16 @@ def raw_spec(settings: Settings, table: TopicTable, name: str) -> TopicSpec:
 def spec_for(settings: Settings, name: str, partitions: int | None = None) -> TopicSpec:
     """The spec to create topic ``name`` with: the table's policy when the table covers it (a
     raw topic by ``raw_pattern``: short retention, it holds plaintext), else a plain spec.
-    ``partitions`` overrides the settings' count."""
-    declared = declared_for(settings, table_for(settings), name)
+    ``partitions`` overrides the settings' count. Without a readable table (a command run
+    outside the project directory) the spec is plain, with a warning: such a topic is what
+    ``topics check`` reports as drift."""
+    try:
+        declared = declared_for(settings, table_for(settings), name)
+    except RuleError as exc:
+        log.warning(
+            "no topic table: a topic created now gets the broker's defaults", extra={"topic": name, "error": str(exc)}
+        )
+        declared = None
     t = settings.topics
     spec = declared.spec if declared else TopicSpec(name, t.partitions, t.replication_factor)
     return spec if partitions is None else replace(spec, partitions=partitions)

@@ -123,3 +123,15 @@ def test_a_missing_role_and_a_duplicate_key_are_refused(tmp_path: Path) -> None:
         topics.load_table(_write(tmp_path, missing))
     with pytest.raises(RuleError, match="duplicate key"):
         topics.load_table(_write(tmp_path, text + "  raw: {description: r}\n"))
+
+
+def test_spec_for_takes_the_tables_policy_and_falls_back_without_a_table(tmp_path: Path) -> None:
+    settings = Settings(rules_dir=ROOT / "rules")
+    raw = topics.spec_for(settings, "audit.raw.some-service")
+    assert raw.config["retention.ms"] == str(3 * DAY)
+    assert topics.spec_for(settings, settings.topics.dlq).config["retention.ms"] == str(7 * DAY)
+    assert topics.spec_for(settings, "audit.raw.x", partitions=1).partitions == 1
+    assert topics.spec_for(settings, "not-ours").config == {}  # the table does not manage it
+    bare = topics.spec_for(Settings(rules_dir=tmp_path), "audit.raw.some-service")
+    assert bare.config == {}
+    assert bare.partitions == settings.topics.partitions
