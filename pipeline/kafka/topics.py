@@ -205,7 +205,8 @@ def spec_for(settings: Settings, name: str, partitions: int | None = None) -> To
         declared = declared_for(settings, table_for(settings), name)
     except RuleError as exc:
         log.warning(
-            "no topic table: a topic created now gets the broker's defaults", extra={"topic": name, "error": str(exc)}
+            "no topic table: a topic created now gets the broker's defaults",
+            extra={"topic": name, "error": str(exc)},
         )
         declared = None
     t = settings.topics
