@@ -130,11 +130,11 @@ def _cost(text: str, where: str) -> float:
         "details": {"note": text} if where == "details" else {},
     }  # fmt: skip
     best = float("inf")
-    for _ in range(2):  # the better of two: the machine is shared
+    for _ in range(3):  # the best of three, in CPU time: the machine is shared
         datum = jsonform.from_json(SCHEMA, doc)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = SCRUBBER.scrub_owned(datum)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
         _encodes(out)
     return best
 

@@ -1,8 +1,8 @@
 """Every detector is linear on adversarial input (issue 16): for each family of hostile strings
 its trigger fires on (benchmarks/adversarial.py), the time of ``Detector.find`` on 8 times the
 input stays under 32 times the time on the input (linear: 8; quadratic: 64; the room is for
-the caches, which a string of a few hundred KB leaves, and a shared machine), measured with
-the test's own clock (the best of two runs, and a second try). A complexity check, not a
+the caches, which a string of a few hundred KB leaves, and a shared machine), measured in the
+process's CPU time (the best of three runs, and a second try). A complexity check, not a
 timed performance assertion."""
 
 from __future__ import annotations
