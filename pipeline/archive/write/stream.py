@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
@@ -47,6 +48,7 @@ from pipeline.errors import DeserializationError, RetryableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.startup import Stopped, retry_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +207,21 @@ class ArchiverStage:
                 body = value[5:]
             else:
                 try:
-                    schema_id, body = None, self.transform(value)
+                    # the alerts source decodes: a registry outage is waited out here (raising
+                    # stopped the archiver, and its restarts, until the registry was back)
+                    schema_id, body = (
+                        None,
+                        retry_until_stopped(
+                            partial(self.transform, value),
+                            (RetryableError,),
+                            self._stop,
+                            what=f"{self.region} {self.topic}",
+                        ),
+                    )
+                except Stopped:
+                    # stopping: the records before this one are batched (returned below and
+                    # flushed by ``run``); this one and the rest are consumed again next start
+                    break
                 except DeserializationError as exc:
                     skipped += 1
                     log.warning(

@@ -11,6 +11,7 @@ continues at 8400") and the archiver stopped for good.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from pipeline.archive.write.flush import open_writer, write_flush
 from pipeline.archive.write.importer import Encoder
 from pipeline.archive.write.stream import ArchiverStage
 from pipeline.archive.write.writer import ArchiveWriter
+from pipeline.errors import RegistryUnavailableError
 from pipeline.events.schemas import AUDIT_EVENT, raw_schema, schema_text
 from pipeline.kafka.config import KafkaConnection
 
@@ -238,3 +240,57 @@ def test_a_partition_that_comes_back_resumes_after_the_other_owners_batches(
     report = verify(store, Keyring([signer.public_key()]))
     assert report.ok, [str(p) for p in report.problems]
     assert report.summary.events == 30
+
+
+class FlakyDecoder:
+    """A transform (the alerts source's decoder) that fails ``failures`` times as if the schema
+    registry were down, then passes the Avro body through."""
+
+    def __init__(self, failures: int, stage: ArchiverStage | None = None) -> None:
+        self.failures, self.calls, self.stage = failures, 0, stage
+
+    def __call__(self, value: bytes) -> bytes:
+        self.calls += 1
+        if self.calls <= self.failures:
+            if self.stage is not None and self.calls == self.failures:
+                self.stage.stop()  # a SIGTERM during the outage
+            raise RegistryUnavailableError("schema registry unreachable (ConnectError)")
+        return value[5:]
+
+
+def test_a_registry_outage_in_the_transform_is_waited_out(
+    tmp_path: Path, values: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the alerts source's decoder raised during a registry outage and the archiver
+    stopped (and its restarts did, until the registry was back: the 1 M chaos run's crashes)."""
+    monkeypatch.setattr(threading.Event, "wait", lambda _self, _t=None: False)  # no backoff
+    signer = Signer.generate()
+    stage, store = _stage(tmp_path / "archive", signer, [_first_assignment(values, [0])])
+    stage.transform = FlakyDecoder(3)
+    stats = stage.run()
+    assert recover(store, TOPIC).last_offset(0) == 9
+    assert stats.events_archived == 10
+
+
+def test_a_stop_during_a_registry_outage_keeps_what_was_taken(
+    tmp_path: Path, values: list[bytes]
+) -> None:
+    """Stopped while waiting for the registry: the records before are archived and committed,
+    the one waiting and those after are not (consumed again at the next start)."""
+    signer = Signer.generate()
+    stage, store = _stage(tmp_path / "archive", signer, [_first_assignment(values, [0])])
+    decoder = FlakyDecoder(0, stage)
+    good = 4
+
+    def transform(value: bytes) -> bytes:
+        if decoder.calls >= good:  # the fifth record finds the registry down, then a stop
+            decoder.failures = decoder.calls + 1
+        return decoder(value)
+
+    stage.transform = transform
+    stats = stage.run()
+    assert recover(store, TOPIC).last_offset(0) == good - 1
+    assert stats.events_archived == good
+    consumer = stage.consumer
+    assert isinstance(consumer, ScriptedConsumer)
+    assert consumer.commits[-1] == [(0, good)]
