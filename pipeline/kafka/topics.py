@@ -195,14 +195,21 @@ def raw_spec(settings: Settings, table: TopicTable, name: str) -> TopicSpec:
     return _spec(settings, "raw", table.topics.raw, name)
 
 
-def spec_for(settings: Settings, name: str, partitions: int | None = None) -> TopicSpec:
+def spec_for(
+    settings: Settings,
+    name: str,
+    partitions: int | None = None,
+    *,
+    table: TopicTable | None = None,
+) -> TopicSpec:
     """The spec to create topic ``name`` with: the table's policy when the table covers it (a
     raw topic by ``raw_pattern``: short retention, it holds plaintext), else a plain spec.
-    ``partitions`` overrides the settings' count. Without a readable table (a command run
-    outside the project directory) the spec is plain, with a warning: such a topic is what
-    ``topics check`` reports as drift."""
+    ``partitions`` overrides the settings' count; ``table`` spares reading the rules
+    directory's again. Without a readable table (a command run outside the project directory)
+    the spec is plain, with a warning: such a topic is what ``topics check`` reports as
+    drift."""
     try:
-        declared = declared_for(settings, table_for(settings), name)
+        declared = declared_for(settings, table or table_for(settings), name)
     except RuleError as exc:
         log.warning(
             "no topic table: a topic created now gets the broker's defaults",

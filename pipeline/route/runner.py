@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from pipeline.errors import RetryableError
 from pipeline.kafka.admin import TopicSpec, ensure_topics_waiting
-from pipeline.kafka.topics import pipeline_topics, spec_for
+from pipeline.kafka.topics import pipeline_topics, spec_for, table_for
 from pipeline.ops.stage import serve_stage
 from pipeline.route.config import KafkaReceiver, load_routing
 from pipeline.route.delivery import ROUTER_SERVICE
@@ -33,8 +33,9 @@ def topics_for(settings: Settings, stage: RouterStage) -> list[TopicSpec]:
         if isinstance(r, KafkaReceiver)
     ]
     audit = stage.options.audit_topic or f"audit.raw.{ROUTER_SERVICE}"
-    extra.append(spec_for(settings, audit))
-    return [*pipeline_topics(settings), *extra]
+    table = table_for(settings)  # read once for both
+    extra.append(spec_for(settings, audit, table=table))
+    return [*pipeline_topics(settings, table), *extra]
 
 
 def run(

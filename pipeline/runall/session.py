@@ -27,7 +27,7 @@ from pipeline.events.schemas import AUDIT_EVENT, schema_files
 from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.topics import pipeline_topics, spec_for
+from pipeline.kafka.topics import pipeline_topics, spec_for, table_for
 from pipeline.route.config import load_routing
 from pipeline.runall import plan as P
 from pipeline.runall.devkeys import DevKeys
@@ -125,9 +125,9 @@ class RunAll:
     def prepare(self) -> None:
         """Topics (the pipeline's and the raw demo topic) and the schemas."""
         conn = clients.connection(self.settings, "auditpipe-run-all")
-        ensure_topics(
-            conn, [*pipeline_topics(self.settings), spec_for(self.settings, self.options.raw_topic)]
-        )
+        table = table_for(self.settings)  # read once for both
+        raw = spec_for(self.settings, self.options.raw_topic, table=table)
+        ensure_topics(conn, [*pipeline_topics(self.settings, table), raw])
         client = registry_client(self.settings.registry_url)
         for path in schema_files():
             registry.register(client, path)
