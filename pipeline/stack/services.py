@@ -102,6 +102,19 @@ logger.authorizer.appenderRef.authz.ref = AUTHZ
 """
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, as Kafka's ``Uuid.randomUuid``.
+
+    Like Kafka's, it never starts with ``-`` (one id in 64 would; ``kafka-storage`` then takes
+    it for an option and the format fails, as a CI run did) and is never the nil UUID.
+    """
+    while True:
+        raw = uuid.uuid4().bytes
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        if not text.startswith("-") and any(raw):
+            return text
+
+
 def kafka_log4j2(authorizer_log: Path) -> str:
     """The broker's log4j2 config: everything to stdout (the service log), and the
     authorizer's decisions (every denial at INFO) to a file of their own."""
@@ -241,7 +254,7 @@ class KafkaService:
                     service=self.name,
                 )
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         scram = [
             arg
             for user, password in creds.items()
@@ -262,8 +275,7 @@ class KafkaService:
                     "kafka.tools.StorageTool",
                     "format",
                     "--standalone",
-                    "--cluster-id",
-                    cluster_id,
+                    f"--cluster-id={cluster_id}",
                     "--config",
                     str(self.properties),
                     *scram,
