@@ -18,7 +18,7 @@ Silences and inhibition apply at flush time, so they act on alerts already group
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -292,6 +292,12 @@ class Router:
         groups = {k: self._encode_group(k) for k in self._changed_groups}
         self._changed_alerts, self._changed_groups = set(), set()
         return alerts, groups
+
+    def mark_changed(self, alerts: Iterable[str], groups: Iterable[str]) -> None:
+        """Count these alerts and groups as changed again (their write failed): the next
+        ``take_changes`` returns them with their values then."""
+        self._changed_alerts.update(alerts)
+        self._changed_groups.update(groups)
 
     def _encode_alert(self, key: str) -> Record | None:
         held = self._alerts.get(key)

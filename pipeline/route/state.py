@@ -20,6 +20,7 @@ it back strictly.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -100,6 +101,17 @@ class PartitionState:
             out.append((f"t|{k}", None if ticket is None else ticket.encode()))
         self._changed_outbox, self._changed_tickets = set(), set()
         return out
+
+    def mark_changed(self, items: Iterable[str]) -> None:
+        """Count ``items`` (names as ``take_changes`` gives them) as changed again: their
+        write failed, so the next save writes them (with the values they have then)."""
+        kinds: dict[str, set[str]] = {"a": set(), "g": set(), "o": set(), "t": set()}
+        for item in items:
+            kind, _, name = item.partition("|")
+            kinds[kind].add(name)
+        self.router.mark_changed(kinds["a"], kinds["g"])
+        self._changed_outbox |= kinds["o"]
+        self._changed_tickets |= kinds["t"]
 
 
 def outbox_key(note: Notification) -> str:
@@ -182,16 +194,24 @@ class StateStore:
 
     async def save(self, producer: AsyncProducer, state: PartitionState) -> None:
         """Write what changed in ``state`` since its last save (awaited: acknowledged)."""
+        changes = state.take_changes()
         sends = [
             producer.send(
                 self.topic,
                 self.key(state.partition, item),
                 None if value is None else orjson.dumps(value),
             )
-            for item, value in state.take_changes()
+            for item, value in changes
         ]
-        if sends:
+        if not sends:
+            return
+        try:
             await asyncio.gather(*sends)
+        except BaseException:
+            # not acknowledged: the next save writes these items again (taken, they were lost
+            # to every later save and a restart read their old values)
+            state.mark_changed(item for item, _ in changes)
+            raise
 
     async def save_breakers(
         self, producer: AsyncProducer, breakers: dict[str, BreakerRecord]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import pytest
 
+from pipeline.errors import RetryableError
+from pipeline.kafka.config import KafkaConnection
+from pipeline.kafka.topicio import AsyncProducer
 from pipeline.route.config import RoutingConfig
 from pipeline.route.engine import STATE_VERSION, Router, RouterState
 from pipeline.route.grouping import Notification
 from pipeline.route.silencelog import apply_records
 from pipeline.route.silences import Silence, Silences
-from pipeline.route.state import PartitionState, Ticket, outbox_key
+from pipeline.route.state import PartitionState, StateStore, Ticket, outbox_key
 
 from .helpers import BASIC, alert, at, routing
 
@@ -106,3 +111,45 @@ def test_silence_records_put_replace_and_tombstone() -> None:
     assert got.ends_at - got.starts_at == timedelta(seconds=60)
     apply_records(silences, [(b"s1", None)])
     assert silences.get("s1") is None
+
+
+class _Producer:
+    """Records what ``StateStore.save`` sends; refuses everything while ``down``."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.sent: list[tuple[bytes | None, bytes | None]] = []
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        if self.down:
+            raise RetryableError(f"produce to {topic} failed: broker down")
+        self.sent.append((key, value))
+
+
+def test_a_failed_save_is_written_by_the_next_one(tmp_path: Path) -> None:
+    config = routing(tmp_path, BASIC)
+    store = StateStore(KafkaConnection(bootstrap_servers="x:1"), "state", "g", "in")
+    part = PartitionState(0, Router(config))
+    producer = _Producer()
+    part.router.ingest(alert(0, dedup_key="k1"), at(0))
+    [note] = part.router.due(at(30))
+    part.put_outbox(outbox_key(note), note)
+    part.add_ticket("k1", 1)
+
+    producer.down = True
+    with pytest.raises(RetryableError):
+        asyncio.run(store.save(cast(AsyncProducer, producer), part))
+    assert producer.sent == []
+    producer.down = False
+    asyncio.run(store.save(cast(AsyncProducer, producer), part))
+
+    prefix = b"g|in|p0|"
+    written = [
+        (k.removeprefix(prefix).decode(), None if v is None else orjson.loads(v))
+        for k, v in producer.sent
+        if k is not None
+    ]
+    restored = _restore(config, _replay(written))
+    assert [n for _, n in restored.pending()] == [note]
+    assert restored.tickets == {"k1": Ticket(1)}
+    assert restored.router.due(at(31)) == []  # its group is saved as sent: not sent again
