@@ -110,3 +110,13 @@ def test_national_numbers_need_a_region_where_they_are_valid_and_nine_digits() -
     assert v.best_national_phone("(415) 055-2671", v.NANP_REGIONS) is None  # no 0xx exchange
     assert v.best_national_phone("020 7946 0958 12", v.NATIONAL_REGIONS) == (0, 13)  # shrunk
     assert v.best_national_phone("01 11 2026", v.NATIONAL_REGIONS) is None  # 8 digits: a date
+
+
+def test_iban_countries_come_from_stdnums_database() -> None:
+    """The mod-97 pre-check's country list is read from python-stdnum through its public
+    ``numdb`` ``info``: the IBAN countries, and no code that is not one."""
+    countries = v._IBAN_COUNTRIES
+    assert {"DE", "GB", "FR", "NL", "PL", "BR", "SA", "TR", "NO", "CH", "MT", "UA"} <= countries
+    assert not {"US", "CA", "JP", "CN", "ZZ", "AA"} & countries
+    assert len(countries) >= 80
+    assert v.best_iban("GB82 WEST 1234 5698 7654 32") is not None
