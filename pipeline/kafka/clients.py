@@ -17,8 +17,11 @@ loop uses.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -161,8 +164,15 @@ def producer(
     return Producer({**conn.to_librdkafka(), **(options or {}), **_logger(logger)})
 
 
-def admin(conn: KafkaConnection, options: Mapping[str, Any] | None = None) -> Admin:
-    return Admin({**conn.to_librdkafka(), **(options or {})})
+def admin(
+    conn: KafkaConnection,
+    options: Mapping[str, Any] | None = None,
+    *,
+    logger: logging.Logger | None = None,
+) -> Admin:
+    """An admin client. Its librdkafka log lines are served by ``poll()``: a long-lived one
+    polls after each use (a short-lived one drops what it did not serve when it is closed)."""
+    return Admin({**conn.to_librdkafka(), **(options or {}), **_logger(logger)})
 
 
 def faust_settings(conn: KafkaConnection) -> dict[str, Any]:
@@ -196,6 +206,64 @@ def commit(consumer: confluent_kafka.Consumer, offsets: Sequence[TopicPartition]
             raise CommitError(f"commit failed: {err.str()} ({err.name()})") from exc
 
 
+class RepeatFilter(logging.Filter):
+    """Lets one line of a kind through per ``window_s`` seconds; the next one let through
+    carries ``repeats_suppressed``, how many were held back in between.
+
+    librdkafka logs every failed attempt: one "Connect ... failed" line per reconnect, about
+    20 a second per client while a broker is down. A line's kind is its logger, level and
+    message with every number blanked (client instance names, ports, milliseconds). At most
+    ``max_kinds`` kinds are remembered (the oldest dropped).
+    """
+
+    _NUMBERS = re.compile(r"\d+")
+
+    def __init__(
+        self,
+        window_s: float = 10.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_kinds: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._clock = clock
+        self._max_kinds = max_kinds
+        self._kinds: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def held(self) -> int:
+        """Lines held back in the current windows (not yet reported by a later line)."""
+        with self._lock:
+            return sum(n for _, n in self._kinds.values())
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = f"{record.name}|{record.levelno}|{self._NUMBERS.sub('#', record.getMessage())}"
+        now = self._clock()
+        with self._lock:
+            seen = self._kinds.get(kind)
+            if seen is not None and now - seen[0] < self.window_s:
+                self._kinds[kind] = (seen[0], seen[1] + 1)
+                return False
+            self._kinds[kind] = (now, 0)
+            self._kinds.move_to_end(kind)
+            while len(self._kinds) > self._max_kinds:
+                self._kinds.popitem(last=False)
+        if seen is not None and seen[1]:
+            record.repeats_suppressed = seen[1]
+        return True
+
+
 def _logger(logger: logging.Logger | None) -> dict[str, Any]:
-    """librdkafka's log lines go to ``logger`` (served by the client's poll/consume calls)."""
-    return {} if logger is None else {"logger": logger}
+    """librdkafka's log lines go to ``logger`` (default ``LIBRDKAFKA_LOGGER``), served by the
+    client's poll/consume calls and written as our JSON lines (never librdkafka's own
+    plain-text lines on stderr); a kind of line repeated within 10 s is written once, with
+    the count of those held back (``RepeatFilter``)."""
+    target = logger or LIBRDKAFKA_LOGGER
+    with _FILTER_LOCK:
+        if not any(isinstance(f, RepeatFilter) for f in target.filters):
+            target.addFilter(RepeatFilter())
+    return {"logger": target}
+
+
+_FILTER_LOCK = threading.Lock()

@@ -82,6 +82,7 @@ class GroupProbe:
 
     def check(self) -> Verdict:
         verdict = self._check()
+        self._admin.poll(0)  # serves its librdkafka log lines (clients.admin)
         self.ready.labels(self.group).set(1 if verdict.ok else 0)
         self.stalled.labels(self.group).set(self.stalled_for())
         return verdict
@@ -108,6 +109,7 @@ class GroupProbe:
     def _renew(self) -> None:
         """A new admin client after a failure: one that lived through a broker outage can keep
         stale connections and metadata."""
+        self._admin.poll(0)  # what the old one logged, first
         self._admin = self._new_admin()
 
     def _new_admin(self) -> AdminClient:
