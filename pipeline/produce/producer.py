@@ -12,7 +12,11 @@
   reports. Nothing is dropped silently.
 - A schema registry that does not answer does not lose an event either: one this producer
   cannot yet give a schema id to is spooled with a placeholder id (``PENDING_HEADER``, never
-  sent) and gets its real id when the spool is replayed with the registry back.
+  sent) and gets its real id when the spool is replayed with the registry back. A spooled
+  record that can never be sent (written by an SDK with another schema version, or not
+  decodable) is set aside in ``<seq>.refused`` beside the spool, counted
+  (``stats().spool_refused``) and logged; a replay the registry refuses (e.g. a 4xx) keeps the
+  events and is retried at a slowing pace (up to a minute), one log line per try.
 - The spool is replayed, oldest first, once the broker takes records again (a background
   thread serves delivery reports and checks this). A replay after a crash may deliver an event
   twice: downstream stages remove duplicates by ``event_id``.
@@ -35,6 +39,7 @@ from typing import Any
 
 import fastavro
 from confluent_kafka import KafkaError, KafkaException, Message
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from pipeline.errors import InvalidEventError, RegistryUnavailableError
 from pipeline.events import context, jsonform
@@ -50,6 +55,9 @@ log = logging.getLogger(__name__)
 
 #: how often an idle producer with a non-empty spool checks whether the broker is back
 PROBE_INTERVAL_S = 5.0
+#: after a replay failed for a reason other than an unreachable broker or registry (e.g. the
+#: registry refuses the schema), the next attempt waits 2, 4, ... up to this many seconds
+REPLAY_BACKOFF_MAX_S = 60.0
 
 DeliveryHook = Callable[[str | None, KafkaError | None], None]
 
@@ -57,6 +65,10 @@ DeliveryHook = Callable[[str | None, KafkaError | None], None]
 #: byte 0 and id 0xFFFFFFFF (-1 as the signed int32 of the format; registries hand out positive
 #: ids). Such a record stays in the spool until its header is replaced with the real one.
 PENDING_HEADER = b"\x00\xff\xff\xff\xff"
+#: after ``PENDING_HEADER``: Avro's single-object marker and the writer schema's CRC-64-AVRO
+#: fingerprint, so a replay by an SDK with another schema version sets the record aside
+#: instead of decoding it with the wrong schema (records without it: the current schema)
+PENDING_SCHEMA_MARK = b"\xc3\x01"
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,12 @@ class ProducerStats:
     replayed: int
     schema_pending: int  # of ``spooled``: for want of a schema id (the registry did not answer)
     spool_pending: int
+    spool_refused: int  # spooled records that can never be sent: set aside in ``*.refused``
     in_queue: int
+
+
+class _Unsendable(Exception):
+    """A spooled record that can never be sent (its reason: no content, safe to log)."""
 
 
 class _Counters:
@@ -80,6 +97,7 @@ class _Counters:
         self.spooled = 0
         self.replayed = 0
         self.schema_pending = 0
+        self.refused = 0
 
 
 class AuditProducer:
@@ -98,6 +116,9 @@ class AuditProducer:
         # bad policy or key file fails here
         self._scrub = build_app_scrub(config, scrub_keys)
         self._schema = parsed_schema(AUDIT_EVENT)
+        self._schema_mark = PENDING_SCHEMA_MARK + bytes.fromhex(
+            fingerprint(to_parsing_canonical_form(self._schema), "CRC-64-AVRO")
+        )
         self._serde = serde or AvroSerde(
             registry_client(config.registry_url), auto_register=config.auto_register_schema
         )
@@ -117,6 +138,8 @@ class AuditProducer:
         # set when the registry failed to give a schema id: emit spools without asking it (a
         # failed ask takes seconds of client retries), until a replay gets the id
         self._registry_down = False
+        self._replay_failures = 0  # replays failed in a row (not for an outage: see _try_replay)
+        self._replay_retry_at = 0.0
         self._closed = threading.Event()
         self._poller = threading.Thread(
             target=self._poll_loop, name=f"auditpipe-producer-{config.service}", daemon=True
@@ -206,7 +229,7 @@ class AuditProducer:
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for outstanding deliveries (and a pending spool replay); return what is left."""
         deadline = time.monotonic() + timeout
-        self._maybe_replay(force_probe=True)
+        self._try_replay(force_probe=True)
         remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         return int(remaining)
 
@@ -221,6 +244,7 @@ class AuditProducer:
                 replayed=c.replayed,
                 schema_pending=c.schema_pending,
                 spool_pending=len(self._spool),
+                spool_refused=c.refused,
                 in_queue=len(self._producer),
             )
 
@@ -300,18 +324,27 @@ class AuditProducer:
 
     def _pending(self, datum: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
-        buf.write(PENDING_HEADER)
+        buf.write(PENDING_HEADER + self._schema_mark)
         fastavro.schemaless_writer(buf, self._schema, datum)
         return buf.getvalue()
 
     def _resolve(self, record: SpooledRecord) -> SpooledRecord:
         """``record`` with its real wire-format header (``RegistryUnavailableError`` while the
-        registry still does not answer)."""
+        registry still does not answer; ``_Unsendable`` when it can never be sent)."""
         if not record.value.startswith(PENDING_HEADER):
             return record
-        body = io.BytesIO(record.value[len(PENDING_HEADER) :])
-        datum = fastavro.schemaless_reader(body, self._schema, self._schema)
-        assert isinstance(datum, dict)
+        body = record.value[len(PENDING_HEADER) :]
+        if body.startswith(PENDING_SCHEMA_MARK):
+            mark = body[: len(self._schema_mark)]
+            if mark != self._schema_mark:
+                raise _Unsendable("written by an SDK with another version of the event schema")
+            body = body[len(mark) :]
+        try:
+            datum = fastavro.schemaless_reader(io.BytesIO(body), self._schema, self._schema)
+        except Exception as exc:  # fastavro raises many kinds on bytes that are not its format
+            raise _Unsendable(f"its body does not decode ({type(exc).__name__})") from None
+        if not isinstance(datum, dict):
+            raise _Unsendable("its body is not an event")
         return SpooledRecord(record.topic, record.key, self._serde.serialize(datum, record.topic))
 
     def _to_spool(self, record: SpooledRecord, reason: str) -> None:
@@ -332,11 +365,36 @@ class AuditProducer:
             probe = time.monotonic() - last_probe >= PROBE_INTERVAL_S
             if probe:
                 last_probe = time.monotonic()
-            try:
-                self._maybe_replay(force_probe=probe)
-            except Exception:
-                log.exception("spool replay failed; will retry")
-                time.sleep(1.0)
+            self._try_replay(force_probe=probe)
+
+    def _try_replay(self, *, force_probe: bool) -> None:
+        """``_maybe_replay``, where a failure is logged and paced instead of raised: a replay
+        that fails for good until someone acts (the registry refuses the schema, the spool
+        directory is not writable) keeps every event on disk and is tried again after 2, 4, ...
+        up to ``REPLAY_BACKOFF_MAX_S`` seconds, with one log line per failure until the tenth,
+        then one in ten (was: a traceback every second, and ``flush``/``close`` raised)."""
+        if time.monotonic() < self._replay_retry_at:
+            return
+        try:
+            self._maybe_replay(force_probe=force_probe)
+        except Exception as exc:
+            self._replay_failures += 1
+            wait = min(REPLAY_BACKOFF_MAX_S, 2.0 ** min(self._replay_failures, 6))
+            self._replay_retry_at = time.monotonic() + wait
+            if self._replay_failures <= 10 or self._replay_failures % 10 == 0:
+                log.error(  # the traceback goes through the log formatter's scrubber
+                    "spool replay failed; the spooled events stay on disk and are tried again",
+                    exc_info=exc,
+                    extra={
+                        "error": type(exc).__name__,
+                        "failures": self._replay_failures,
+                        "retry_in_s": wait,
+                        "spool": str(self._spool.dir),
+                        "spool_pending": len(self._spool),
+                    },
+                )
+        else:
+            self._replay_failures = 0
 
     def _broker_reachable(self) -> bool:
         try:
@@ -358,9 +416,17 @@ class AuditProducer:
             self._spool.seal()
             for segment in self._spool.segments():
                 records, intact = self._spool.read_segment(segment)
+                ready: list[SpooledRecord] = []
+                refused: list[SpooledRecord] = []
+                reasons: set[str] = set()
                 try:  # every record of the segment gets its schema id before any is sent
                     pending = any(r.value.startswith(PENDING_HEADER) for r in records)
-                    records = [self._resolve(rec) for rec in records]
+                    for rec in records:
+                        try:
+                            ready.append(self._resolve(rec))
+                        except _Unsendable as exc:
+                            refused.append(rec)
+                            reasons.add(str(exc))
                     if pending:
                         self._registry_down = False
                 except RegistryUnavailableError as exc:
@@ -369,14 +435,26 @@ class AuditProducer:
                         "spooled events wait for the schema registry", extra={"error": str(exc)}
                     )
                     return
-                for rec in records:
+                if refused:
+                    kept = self._spool.set_aside(segment, refused)
+                    with self._counters.lock:
+                        self._counters.refused += len(refused)
+                    log.error(
+                        "spooled events that can never be sent were set aside, not sent",
+                        extra={
+                            "records": len(refused),
+                            "reasons": sorted(reasons),
+                            "file": str(kept),
+                        },
+                    )
+                for rec in ready:
                     # a failed re-delivery lands in a new segment via its delivery report
                     self._produce(rec.topic, rec.key, rec.value, None, block=True)
                 with contextlib.suppress(KafkaException):
                     self._producer.flush(self.config.message_timeout_ms / 1000 + 5)
                 self._spool.remove_segment(segment, len(records), intact=intact)
                 with self._counters.lock:
-                    self._counters.replayed += len(records)
-                log.info("spool segment replayed", extra={"records": len(records)})
+                    self._counters.replayed += len(ready)
+                log.info("spool segment replayed", extra={"records": len(ready)})
         finally:
             self._replay_lock.release()

@@ -4,10 +4,11 @@ Written by hand: it is ~150 lines, must hold already-serialized Kafka records (t
 value) with a checksum, and must hand them back segment by segment so a segment is deleted only
 after every record in it was delivered again. No well-kept library does exactly that.
 
-Layout: ``<dir>/<seq>.seg`` files; each record is ``>III`` (topic length, key length or
-0xFFFFFFFF for none, value length), CRC-32 of the three parts, then the parts. A torn record at
-the end of a segment (a crash mid-write) is ignored; a record with a bad CRC stops reading
-that segment and is reported.
+Layout: ``<dir>/<seq>.seg`` files (a record that can never be sent is set aside in
+``<seq>.refused``, same format, never replayed); each record is ``>III`` (topic length, key
+length or 0xFFFFFFFF for none, value length), CRC-32 of the three parts, then the parts. A torn
+record at the end of a segment (a crash mid-write) is ignored; a record with a bad CRC stops
+reading that segment and is reported.
 """
 
 from __future__ import annotations
@@ -57,14 +58,7 @@ class Spool:
         return self.dir / f"{max(existing, default=0) + 1:012d}.seg"
 
     def append(self, record: SpooledRecord) -> None:
-        topic = record.topic.encode()
-        key = record.key
-        key_len = _NO_KEY if key is None else len(key)
-        crc = zlib.crc32(topic)
-        crc = zlib.crc32(key or b"", crc)
-        crc = zlib.crc32(record.value, crc)
-        blob = _HEADER.pack(len(topic), key_len, len(record.value), crc) + topic + (key or b"")
-        blob += record.value
+        blob = _blob(record)
         with self._lock:
             if self._fh is None:
                 self._current = self._next_path()
@@ -111,6 +105,17 @@ class Spool:
                 path.rename(path.with_suffix(".corrupt"))
             self._count = max(0, self._count - records)
 
+    def set_aside(self, segment: Path, records: list[SpooledRecord]) -> Path:
+        """Keep ``records`` of ``segment`` in ``<seq>.refused`` (appended, fsynced), out of the
+        replay: records that can never be sent, kept for an operator. Returns that file."""
+        path = segment.with_suffix(".refused")
+        with self._lock, path.open("ab") as fh:
+            for record in records:
+                fh.write(_blob(record))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return path
+
     def close(self) -> None:
         self.seal()
 
@@ -119,6 +124,17 @@ class Spool:
             records: list[SpooledRecord] = []
             _read_into(path, records)
             yield from records
+
+
+def _blob(record: SpooledRecord) -> bytes:
+    topic = record.topic.encode()
+    key = record.key
+    key_len = _NO_KEY if key is None else len(key)
+    crc = zlib.crc32(topic)
+    crc = zlib.crc32(key or b"", crc)
+    crc = zlib.crc32(record.value, crc)
+    head = _HEADER.pack(len(topic), key_len, len(record.value), crc)
+    return head + topic + (key or b"") + record.value
 
 
 def _read_into(path: Path, out: list[SpooledRecord]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import uuid
@@ -18,7 +19,8 @@ from pipeline.events.serde import AvroSerde, registry_client
 from pipeline.kafka import clients
 from pipeline.kafka.config import KafkaConnection
 from pipeline.produce import AuditProducer, ProducerConfig
-from pipeline.produce.producer import PENDING_HEADER
+from pipeline.produce.producer import PENDING_HEADER, PENDING_SCHEMA_MARK
+from pipeline.produce.spool import Spool, SpooledRecord
 from pipeline.settings import Settings
 from pipeline.stack import manager, procs
 from pipeline.stack.services import KafkaService
@@ -233,3 +235,90 @@ def test_registry_unreachable_at_emit_spools_and_sends_later(
     assert sorted(seen) == sorted(ids)
     for doc in docs:  # the spooled body decodes to the event as emitted
         assert seen[doc["event_id"]] == jsonform.to_json(SCHEMA, jsonform.from_json(SCHEMA, doc))
+
+
+def _spool_while_registry_down(stack: Settings, tmp_path: Path, topic: str, n: int) -> list[str]:
+    """``n`` events spooled for want of a schema id (the registry is a port nothing listens
+    on); their event ids."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with AuditProducer(_config(stack, tmp_path, topic, registry_url=dead)) as producer:
+        ids = [producer.emit_event(_event(i)) for i in range(n)]
+        producer.flush(1)
+        assert producer.stats().schema_pending == n
+    return ids
+
+
+def _drain(producer: AuditProducer) -> None:
+    deadline = time.monotonic() + 60
+    while producer.stats().spool_pending:
+        assert time.monotonic() < deadline, producer.stats()
+        producer.flush(0.5)
+
+
+def test_spooled_records_that_can_never_be_sent_are_set_aside(
+    stack: Settings, kafka_conn: KafkaConnection, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """A spooled record written with another schema version, or whose body does not decode,
+    is kept in ``<seq>.refused`` and counted, not sent and not retried for ever; the good
+    records of the same segment are sent."""
+    topic = topic_factory("audit.raw.sdk", partitions=1)
+    ids = _spool_while_registry_down(stack, tmp_path, topic, 30)
+    spool = Spool(tmp_path / "spool" / "sdk-test")
+    [segment] = spool.segments()
+    [good, *_] = spool.read_segment(segment)[0]
+    assert good.value.startswith(PENDING_HEADER + PENDING_SCHEMA_MARK)
+    fp_end = len(PENDING_HEADER + PENDING_SCHEMA_MARK) + 8
+    other_schema = PENDING_HEADER + PENDING_SCHEMA_MARK + b"\x00" * 8 + good.value[fp_end:]
+    garbage = PENDING_HEADER + b"\xff\xff\xff\xff\xff\xff\xff\xff\x01"
+    spool.append(SpooledRecord(topic, b"k", other_schema))
+    spool.append(SpooledRecord(topic, b"k", garbage))
+    spool.close()
+
+    with AuditProducer(_config(stack, tmp_path, topic)) as producer:
+        _drain(producer)
+        stats = producer.stats()
+    assert stats.replayed == 30
+    assert stats.spool_refused == 2
+    [refused] = (tmp_path / "spool" / "sdk-test").glob("*.refused")
+    assert [r.value for r in spool.read_segment(refused)[0]] == [other_schema, garbage]
+    serde = AvroSerde(registry_client(stack.registry_url))
+    sent = [serde.deserialize(v, topic)["event_id"] for _, v in _consume_all(kafka_conn, topic, 30)]
+    assert sorted(sent) == sorted(ids)
+
+
+def test_a_replay_the_registry_refuses_keeps_the_events_and_is_paced(
+    stack: Settings,
+    kafka_conn: KafkaConnection,
+    topic_factory: Callable[..., str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A registry that answers but refuses (here a wrong API path: 404) keeps the spooled
+    events on disk; ``flush`` does not raise and the replay is not tried on every call; with
+    the right registry they are sent."""
+    topic = topic_factory("audit.raw.sdk", partitions=1)
+    ids = _spool_while_registry_down(stack, tmp_path, topic, 10)
+    wrong = stack.registry_url.rstrip("/") + "/no-such-api"
+    with (
+        caplog.at_level(logging.ERROR, logger="pipeline.produce.producer"),
+        AuditProducer(_config(stack, tmp_path, topic, registry_url=wrong)) as producer,
+    ):
+        deadline = time.monotonic() + 60
+        while not (failed := [r for r in caplog.records if "replay failed" in r.getMessage()]):
+            assert time.monotonic() < deadline
+            producer.flush(0.2)
+        for _ in range(20):  # each flush asks for a replay; the pace allows one every 2+ s
+            producer.flush(0.05)
+        failed = [r for r in caplog.records if "replay failed" in r.getMessage()]
+        assert 1 <= len(failed) <= 3, len(failed)
+        assert failed[0].__dict__["error"] == "SchemaRegistryError"
+        assert producer.stats().spool_pending == 10
+        assert producer.stats().replayed == 0
+    with AuditProducer(_config(stack, tmp_path, topic)) as producer:
+        _drain(producer)
+        assert producer.stats().replayed == 10
+    serde = AvroSerde(registry_client(stack.registry_url))
+    sent = [serde.deserialize(v, topic)["event_id"] for _, v in _consume_all(kafka_conn, topic, 10)]
+    assert sorted(sent) == sorted(ids)
