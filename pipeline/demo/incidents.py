@@ -8,7 +8,6 @@ from typing import Any
 
 from pipeline.events import jsonform
 
-
 #: how long the decrypt spike lasts (400 calls, 4 a second)
 KMS_SPAN = timedelta(seconds=100)
 
