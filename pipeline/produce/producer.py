@@ -134,11 +134,12 @@ class AuditProducer:
         self._last_failure = 0.0
         self._broker_down_logged = False
         self._replay_lock = threading.Lock()
-        self._registry_retry_at = 0.0  # a replay waits until then after the registry failed
         # set when the registry failed to give a schema id: emit spools without asking it (a
         # failed ask takes seconds of client retries), until a replay gets the id
         self._registry_down = False
         self._replay_failures = 0  # replays failed in a row (not for an outage: see _try_replay)
+        # no replay before then: set after the registry did not answer (PROBE_INTERVAL_S) and
+        # after a replay failed (a growing wait, _try_replay)
         self._replay_retry_at = 0.0
         self._closed = threading.Event()
         self._poller = threading.Thread(
@@ -207,7 +208,9 @@ class AuditProducer:
                 value = self._serde.serialize(datum, target_topic)
             except RegistryUnavailableError as exc:
                 self._registry_down = True
-                self._registry_retry_at = time.monotonic() + PROBE_INTERVAL_S
+                self._replay_retry_at = max(
+                    self._replay_retry_at, time.monotonic() + PROBE_INTERVAL_S
+                )
                 log.warning(
                     "schema registry unreachable: events are spooled until it answers",
                     extra={"error": str(exc)},
@@ -405,7 +408,7 @@ class AuditProducer:
 
     def _maybe_replay(self, *, force_probe: bool = False) -> None:
         """Replay sealed spool segments once the broker takes records again."""
-        if len(self._spool) == 0 or time.monotonic() < self._registry_retry_at:
+        if len(self._spool) == 0:
             return
         recovered = self._last_success > self._last_failure and self._last_success > 0
         if not recovered and not (force_probe and self._broker_reachable()):
@@ -430,7 +433,7 @@ class AuditProducer:
                     if pending:
                         self._registry_down = False
                 except RegistryUnavailableError as exc:
-                    self._registry_retry_at = time.monotonic() + PROBE_INTERVAL_S
+                    self._replay_retry_at = time.monotonic() + PROBE_INTERVAL_S
                     log.warning(
                         "spooled events wait for the schema registry", extra={"error": str(exc)}
                     )

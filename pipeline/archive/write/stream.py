@@ -206,17 +206,15 @@ class ArchiverStage:
                 schema_id: int | None = int.from_bytes(value[1:5], "big")
                 body = value[5:]
             else:
+                schema_id = None
                 try:
                     # the alerts source decodes: a registry outage is waited out here (raising
                     # stopped the archiver, and its restarts, until the registry was back)
-                    schema_id, body = (
-                        None,
-                        retry_until_stopped(
-                            partial(self.transform, value),
-                            (RetryableError,),
-                            self._stop,
-                            what=f"{self.region} {self.topic}",
-                        ),
+                    body = retry_until_stopped(
+                        partial(self.transform, value),
+                        (RetryableError,),
+                        self._stop,
+                        what=f"{self.region} {self.topic}",
                     )
                 except Stopped:
                     # stopping: the records before this one are batched (returned below and
