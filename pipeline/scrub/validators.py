@@ -124,12 +124,13 @@ def _mod97(compact: str) -> bool:
 
 
 _LETTER_DIGITS = MappingProxyType({ord(ch): str(ord(ch) - 55) for ch in string.ascii_uppercase})
+_IBAN_DB = numdb.get("iban")
 _IBAN_COUNTRIES = frozenset(
     # the country codes stdnum's IBAN database describes, asked through its public ``info``
     # (each code with its BBAN format); 676 look-ups, ~16 ms once at import
     code
     for code in (a + b for a in string.ascii_uppercase for b in string.ascii_uppercase)
-    if numdb.get("iban").info(code)[0][1].get("bban")
+    if _IBAN_DB.info(code)[0][1].get("bban")
 )
 
 
